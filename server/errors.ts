@@ -1,0 +1,52 @@
+// What a client sees when something goes wrong: a message and a stable code
+// in `extensions.code`, never SQL, stack traces or internal names.
+import { randomUUID } from "node:crypto";
+import { GraphQLError } from "postgraphile/graphql";
+
+/** Codes for standard PostgreSQL errors that a caller can cause. */
+const BY_SQLSTATE: Record<string, { code: string; message: string }> = {
+  "42501": { code: "FORBIDDEN", message: "Permission denied." },
+  "23505": { code: "CONFLICT", message: "A record with these values already exists." },
+  "23503": { code: "INVALID_REFERENCE", message: "A referenced record does not exist." },
+  "23502": { code: "INVALID_INPUT", message: "A required value is missing." },
+  "23514": { code: "INVALID_INPUT", message: "A value is not allowed." },
+  "22001": { code: "INVALID_INPUT", message: "A value is too long." },
+  "22P02": { code: "INVALID_INPUT", message: "A value has the wrong format." },
+  "22007": { code: "INVALID_INPUT", message: "A value has the wrong format." },
+  "22008": { code: "INVALID_INPUT", message: "A value is out of range." },
+  "22003": { code: "INVALID_INPUT", message: "A value is out of range." },
+  "57014": { code: "TIMEOUT", message: "The request took too long and was cancelled." },
+};
+
+/** Errors raised on purpose in SQL use a five-capital-letter SQLSTATE (CREDS, TAKEN...). */
+const APPLICATION_SQLSTATE = /^[A-Z]{5}$/;
+
+function replace(error: GraphQLError, message: string, extensions: Record<string, unknown>) {
+  return new GraphQLError(message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    originalError: error.originalError,
+    extensions,
+  });
+}
+
+/** grafserv's maskError. In development the original message is added as `extensions.detail`. */
+export function makeMaskError(development: boolean) {
+  return function maskError(error: GraphQLError): GraphQLError {
+    const original = error.originalError as (Error & { code?: unknown; extensions?: Record<string, unknown> }) | undefined;
+    // Parse and validation errors, and errors GraphQL raised itself, are safe.
+    if (!original || original instanceof GraphQLError) return error;
+    const sqlState = typeof original.code === "string" ? original.code : undefined;
+    const detail = development ? { detail: original.message } : {};
+    if (sqlState && APPLICATION_SQLSTATE.test(sqlState)) {
+      return replace(error, original.message, { code: sqlState });
+    }
+    const known = sqlState ? BY_SQLSTATE[sqlState] : undefined;
+    if (known) return replace(error, known.message, { code: known.code, ...detail });
+    const id = randomUUID();
+    console.error(`[error ${id}]`, original);
+    return replace(error, `An internal error occurred (reference ${id}).`, { code: "INTERNAL", errorId: id, ...detail });
+  };
+}

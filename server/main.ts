@@ -1,0 +1,84 @@
+// `npm start`: database (embedded unless configured otherwise), migrations,
+// demo data on first start, then the API. Shuts down in order on SIGTERM/SIGINT.
+import { openDatabase } from "../db/database.ts";
+import { DEMO_PASSWORD, DEMO_TENANTS, seedDemoData } from "../db/seed.ts";
+import { ConfigError, loadConfig, type Config } from "./config.ts";
+
+function banner(config: Config, url: string, seeded: boolean) {
+  const lines = [
+    "",
+    `multi-tenant-saas is ready (${config.env}, database: ${config.database.mode})`,
+    `  GraphQL   ${url}/graphql`,
+    config.graphiql ? `  GraphiQL  ${url}/graphiql` : `  GraphiQL  off (GRAPHIQL=true to enable)`,
+    `  Health    ${url}/healthz  ${url}/readyz`,
+  ];
+  if (config.demoData) {
+    lines.push("", seeded ? "Demo data loaded:" : "Demo data (loaded on first start):");
+    for (const t of DEMO_TENANTS) {
+      lines.push(`  tenant ${t.slug}: ${t.users.map((u) => `${u.email} (${u.role})`).join(", ")}`);
+    }
+    lines.push(`  password for every demo user: ${DEMO_PASSWORD}`);
+    const [t] = DEMO_TENANTS;
+    const login = JSON.stringify({
+      query: `mutation { login(input: {tenantSlug: "${t.slug}", email: "${t.users[0].email}", password: "${DEMO_PASSWORD}"}) { result } }`,
+    });
+    const query = JSON.stringify({ query: "{ currentTenant { name } users { nodes { email role } } }" });
+    lines.push(
+      "",
+      "Log in and run a query:",
+      `  TOKEN=$(curl -s ${url}/graphql -H 'content-type: application/json' -d '${login}' | sed -E 's/.*"result":"([^"]+)".*/\\1/') && \\`,
+      `  curl -s ${url}/graphql -H 'content-type: application/json' -H "authorization: Bearer $TOKEN" -d '${query}'`,
+    );
+  }
+  console.log(lines.join("\n") + "\n");
+}
+
+async function main() {
+  const started = performance.now();
+  const config = loadConfig();
+  // Grafast reads GRAPHILE_ENV when it is first imported, so decide it here,
+  // from the configuration, and import the app only afterwards.
+  process.env.GRAPHILE_ENV ??= config.env === "development" ? "development" : "production";
+  const { createApp } = await import("./app.ts");
+  const db = await openDatabase(config);
+  let seeded = false;
+  if (db.firstStart && config.demoData) {
+    await seedDemoData(db.ownerUrl);
+    seeded = true;
+  }
+  let app: Awaited<ReturnType<typeof createApp>>;
+  try {
+    app = await createApp(config, db.authUrl, db.rootUrl);
+    await new Promise<void>((resolve, reject) => {
+      app.server.once("error", reject);
+      app.server.listen(config.port, config.host, resolve);
+    });
+  } catch (error) {
+    await db.stop();
+    throw error;
+  }
+  const address = app.server.address() as { port: number };
+  const host = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
+  banner(config, `http://${host}:${address.port}`, seeded);
+  console.log(`ready in ${Math.round(performance.now() - started)} ms`);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: finishing requests in flight, then stopping`);
+    try {
+      await app.close();
+    } finally {
+      await db.stop();
+    }
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+main().catch((error) => {
+  console.error(error instanceof ConfigError ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,63 @@
+// The PostGraphile V5 configuration: which schema to expose, how names are
+// made, how tokens are signed, and how a request's settings reach PostgreSQL.
+import { PgSimplifyInflectionPreset } from "@graphile/simplify-inflection";
+import type { KeyObject } from "node:crypto";
+import type { Pool } from "pg";
+import { makePgService } from "postgraphile/adaptors/pg";
+import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
+import { ANONYMOUS_SETTINGS, type PgSettings } from "./auth.ts";
+import type { Config } from "./config.ts";
+import { makeMaskError } from "./errors.ts";
+
+declare global {
+  namespace Express {
+    interface Request {
+      /** Set by the auth middleware from the verified token. */
+      pgSettings?: PgSettings;
+    }
+  }
+}
+
+export function makePreset(config: Config, pool: Pool, jwtKey: KeyObject, superuserUrl?: string): GraphileConfig.Preset {
+  const watch = config.env === "development" && !!superuserUrl;
+  return {
+    extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset],
+    pgServices: [
+      makePgService({
+        pool,
+        schemas: ["app_public"],
+        // No GraphQL subscriptions: no LISTEN client held from the pool.
+        pubsub: false,
+        // Only for watch mode, which installs an event trigger.
+        superuserConnectionString: watch ? superuserUrl : undefined,
+      }),
+    ],
+    gather: {
+      pgJwtTypes: "app_public.jwt_token",
+    },
+    schema: {
+      pgJwtSecret: jwtKey,
+      pgJwtSignOptions: {
+        algorithm: "HS256",
+        audience: config.jwt.audience,
+        issuer: config.jwt.issuer,
+        expiresIn: config.jwt.expiresInSeconds,
+      },
+    },
+    grafast: {
+      // PostGraphile applies these with set_config(..., true) inside the
+      // request's transaction, so nothing outlives the request.
+      context(requestContext) {
+        return { pgSettings: requestContext.expressv4?.req.pgSettings ?? ANONYMOUS_SETTINGS };
+      },
+    },
+    grafserv: {
+      graphqlPath: "/graphql",
+      graphiql: config.graphiql,
+      graphiqlPath: "/graphiql",
+      graphiqlOnGraphQLGET: false,
+      watch,
+      maskError: makeMaskError(config.env !== "production"),
+    },
+  };
+}

@@ -8,5 +8,7 @@ export default defineConfig({
     pool: "forks",
     testTimeout: 30_000,
     hookTimeout: 120_000,
+    // Grafast's mode (it warns when unset); error masking follows NODE_ENV instead.
+    env: { GRAPHILE_ENV: "production" },
   },
 });

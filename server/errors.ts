@@ -18,6 +18,9 @@ const BY_SQLSTATE: Record<string, { code: string; message: string }> = {
   "57014": { code: "TIMEOUT", message: "The request took too long and was cancelled." },
 };
 
+/** PostGraphile's own error when a delete (or update) matched no row the caller may change. */
+const NOTHING_CHANGED = /^No values were (deleted|updated) in collection /;
+
 /** Errors raised on purpose in SQL use a five-capital-letter SQLSTATE (CREDS, TAKEN...). */
 const APPLICATION_SQLSTATE = /^[A-Z]{5}$/;
 
@@ -43,7 +46,11 @@ export function makeMaskError(development: boolean) {
     if (sqlState && APPLICATION_SQLSTATE.test(sqlState)) {
       return replace(error, original.message, { code: sqlState });
     }
-    const known = sqlState ? BY_SQLSTATE[sqlState] : undefined;
+    const known = sqlState
+      ? BY_SQLSTATE[sqlState]
+      : NOTHING_CHANGED.test(original.message)
+        ? { code: "NOT_FOUND", message: "No record that you may change matches." }
+        : undefined;
     if (known) return replace(error, known.message, { code: known.code, ...detail });
     const id = randomUUID();
     console.error(`[error ${id}]`, original);

@@ -1,0 +1,296 @@
+// The GraphQL API over real HTTP: onboarding, login, tenant isolation,
+// token verification, errors and health.
+import jwt from "jsonwebtoken";
+import { beforeAll, describe, expect, it } from "vitest";
+import { withClient } from "../db/setup.ts";
+import { ROLES } from "../server/config.ts";
+import { startApi, type TestApi } from "./helpers/api.ts";
+import { createTestDatabase, type TestDatabase } from "./helpers/database.ts";
+import { createWorld, type World } from "./helpers/world.ts";
+
+let db: TestDatabase;
+let world: World;
+let api: TestApi;
+let tokenAdminA: string;
+let tokenMemberA: string;
+let tokenAdminB: string;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  world = await createWorld(db.ownerUrl);
+  api = await startApi(db);
+  [tokenAdminA, tokenMemberA, tokenAdminB] = await Promise.all([
+    api.login(world.tenants.A.slug, world.adminA.email, world.password),
+    api.login(world.tenants.A.slug, world.memberA.email, world.password),
+    api.login(world.tenants.B.slug, world.adminB.email, world.password),
+  ]);
+});
+
+const CREATE_TENANT = `mutation($name: String!, $slug: String!, $email: String!, $password: String!) {
+  createTenant(input: {name: $name, slug: $slug, adminEmail: $email, adminPassword: $password}) { result }
+}`;
+const WHO_AM_I = "{ currentUser { email role tenantId } currentTenant { slug } }";
+const USERS = "{ users(orderBy: EMAIL_ASC) { totalCount nodes { email tenantId } } }";
+
+/** Signs claims the way the API does, unless `options` says otherwise; `expiresIn: null` means no expiry. */
+function sign(
+  claims: Record<string, unknown>,
+  { expiresIn = 600, ...options }: Omit<jwt.SignOptions, "expiresIn"> & { expiresIn?: number | null } = {},
+  secret = api.config.jwt.secret,
+) {
+  return jwt.sign(claims, secret, {
+    algorithm: "HS256",
+    audience: api.config.jwt.audience,
+    issuer: api.config.jwt.issuer,
+    ...(expiresIn === null ? {} : { expiresIn }),
+    ...options,
+  });
+}
+const validClaims = () => ({ sub: world.adminA.id, user_id: world.adminA.id, tenant_id: world.tenants.A.id, role: "admin" });
+
+describe("onboarding", () => {
+  it("an anonymous visitor creates a tenant and is logged in as its admin", async () => {
+    const { status, body } = await api.graphql(CREATE_TENANT, {
+      name: "Initech",
+      slug: "initech",
+      email: "peter@initech.test",
+      password: "password123",
+    });
+    expect(status).toBe(200);
+    expect(body.errors).toBeUndefined();
+    const token = body.data!.createTenant.result as string;
+    const claims = jwt.verify(token, api.config.jwt.secret, {
+      algorithms: ["HS256"],
+      audience: api.config.jwt.audience,
+      issuer: api.config.jwt.issuer,
+    }) as jwt.JwtPayload;
+    expect(claims).toMatchObject({ role: "admin", sub: claims.user_id });
+    expect(claims.exp! - claims.iat!).toBe(api.config.jwt.expiresInSeconds);
+
+    const me = await api.graphql(WHO_AM_I, {}, token);
+    expect(me.body.data).toEqual({
+      currentUser: { email: "peter@initech.test", role: "admin", tenantId: claims.tenant_id },
+      currentTenant: { slug: "initech" },
+    });
+    const users = await api.graphql(USERS, {}, token);
+    expect(users.body.data!.users.totalCount).toBe(1);
+  });
+
+  it.each([
+    ["a taken slug", { slug: "acme" }, "TAKEN"],
+    ["an invalid slug", { slug: "Not A Slug" }, "BADSL"],
+    ["an invalid email", { email: "not-an-email" }, "BADEM"],
+    ["a short password", { password: "short" }, "WEAKP"],
+    ["a blank name", { name: " " }, "BADNM"],
+  ])("onboarding with %s fails with %s and creates nothing", async (_what, override, code) => {
+    const tenantCount = () =>
+      withClient(db.ownerUrl, (c) => c.query("select count(*)::int as n from app_public.tenants")).then((r) => r.rows[0].n);
+    const before = await tenantCount();
+    const vars = { name: "Hooli", slug: "hooli", email: "gavin@hooli.test", password: "password123", ...override };
+    const { body } = await api.graphql(CREATE_TENANT, vars);
+    expect(body.data?.createTenant).toBeNull();
+    expect(body.errors).toHaveLength(1);
+    expect(body.errors![0].extensions?.code).toBe(code);
+    expect(await tenantCount()).toBe(before);
+  });
+});
+
+describe("login", () => {
+  it("returns a token carrying the user's id, tenant, role, audience, issuer and expiry", async () => {
+    const claims = jwt.decode(tokenMemberA) as jwt.JwtPayload;
+    expect(claims).toMatchObject({
+      sub: world.memberA.id,
+      user_id: world.memberA.id,
+      tenant_id: world.tenants.A.id,
+      role: "member",
+      aud: api.config.jwt.audience,
+      iss: api.config.jwt.issuer,
+    });
+    expect(typeof claims.exp).toBe("number");
+  });
+
+  it("a wrong password and an unknown email get the same error and no token", async () => {
+    const LOGIN = `mutation($email: String!, $password: String!) { login(input: {tenantSlug: "acme", email: $email, password: $password}) { result } }`;
+    const wrongPassword = await api.graphql(LOGIN, { email: world.adminA.email, password: "not-the-password" });
+    const unknownEmail = await api.graphql(LOGIN, { email: "nobody@acme.test", password: world.password });
+    for (const { body } of [wrongPassword, unknownEmail]) {
+      expect(body.data?.login).toBeNull();
+      expect(body.errors?.[0]).toMatchObject({ message: "Incorrect tenant, email or password.", extensions: { code: "CREDS" } });
+      expect(JSON.stringify(body)).not.toMatch(/eyJ/); // no token anywhere
+    }
+  });
+});
+
+describe("tenant isolation", () => {
+  it("each tenant's admin lists only its own tenant's users", async () => {
+    const a = await api.graphql(USERS, {}, tokenAdminA);
+    const b = await api.graphql(USERS, {}, tokenAdminB);
+    expect(a.body.data!.users.nodes.map((u: { email: string }) => u.email)).toEqual([world.adminA.email, world.memberA.email].sort());
+    expect(b.body.data!.users.nodes.map((u: { email: string }) => u.email)).toEqual([world.adminB.email, world.memberB.email].sort());
+    for (const u of a.body.data!.users.nodes) expect(u.tenantId).toBe(world.tenants.A.id);
+    for (const u of b.body.data!.users.nodes) expect(u.tenantId).toBe(world.tenants.B.id);
+  });
+
+  it("a member of A sees only tenant A in the tenant list", async () => {
+    const { body } = await api.graphql("{ tenants { nodes { slug } } }", {}, tokenMemberA);
+    expect(body.data!.tenants.nodes).toEqual([{ slug: "acme" }]);
+  });
+
+  it("a member of A gets null for B's user by key and by node id", async () => {
+    const byKey = await api.graphql(
+      "query($t: UUID!, $id: UUID!) { user(tenantId: $t, rowId: $id) { email } }",
+      { t: world.tenants.B.id, id: world.memberB.id },
+      tokenMemberA,
+    );
+    expect(byKey.body.errors).toBeUndefined();
+    expect(byKey.body.data!.user).toBeNull();
+
+    const fromB = await api.graphql("{ currentUser { id } }", {}, tokenAdminB);
+    const nodeId = fromB.body.data!.currentUser.id;
+    const byNode = await api.graphql("query($id: ID!) { node(id: $id) { id } }", { id: nodeId }, tokenMemberA);
+    expect(byNode.body.data!.node).toBeNull();
+  });
+
+  it("an admin of A adds a user, who lands in tenant A", async () => {
+    const { body } = await api.graphql(
+      `mutation { createUser(input: {user: {email: "new.hire@acme.test", name: "New Hire"}}) { user { tenantId role } } }`,
+      {},
+      tokenAdminA,
+    );
+    expect(body.errors).toBeUndefined();
+    expect(body.data!.createUser.user).toEqual({ tenantId: world.tenants.A.id, role: "member" });
+  });
+
+  it("the API does not accept tenant_id or id as input", async () => {
+    const { body } = await api.graphql(
+      `mutation($t: UUID!) { createUser(input: {user: {email: "x@acme.test", name: "X", tenantId: $t}}) { user { tenantId } } }`,
+      { t: world.tenants.B.id },
+      tokenAdminA,
+    );
+    expect(body.data ?? null).toBeNull();
+    expect(body.errors?.[0].message).toMatch(/tenantId/);
+  });
+
+  it("a member of A cannot add users", async () => {
+    const { body } = await api.graphql(
+      `mutation { createUser(input: {user: {email: "sneaky@acme.test", name: "Sneaky"}}) { user { email } } }`,
+      {},
+      tokenMemberA,
+    );
+    expect(body.data!.createUser).toBeNull();
+    expect(body.errors![0].extensions).toMatchObject({ code: "FORBIDDEN" });
+  });
+
+  it("an admin of A can neither rename nor delete B's users, and B's users are unchanged", async () => {
+    const rename = await api.graphql(
+      `mutation($t: UUID!, $id: UUID!) { updateUser(input: {tenantId: $t, rowId: $id, patch: {name: "Pwned"}}) { user { name } } }`,
+      { t: world.tenants.B.id, id: world.memberB.id },
+      tokenAdminA,
+    );
+    // PostGraphile answers an update that matched no visible row with a null record.
+    expect(rename.body.data!.updateUser).toEqual({ user: null });
+    const remove = await api.graphql(
+      `mutation($t: UUID!, $id: UUID!) { deleteUser(input: {tenantId: $t, rowId: $id}) { user { name } } }`,
+      { t: world.tenants.B.id, id: world.memberB.id },
+      tokenAdminA,
+    );
+    expect(remove.body.data!.deleteUser).toBeNull();
+    expect(remove.body.errors![0].extensions).toMatchObject({ code: "NOT_FOUND" });
+
+    const b = await api.graphql("{ users { totalCount nodes { name } } }", {}, tokenAdminB);
+    expect(b.body.data!.users.totalCount).toBe(2);
+    expect(b.body.data!.users.nodes.map((u: { name: string }) => u.name)).not.toContain("Pwned");
+  });
+
+  it("a pooled connection never carries one request's tenant into the next", async () => {
+    const single = await startApi(db, { DB_POOL_SIZE: "1", JWT_SECRET: api.config.jwt.secret });
+    for (let i = 0; i < 5; i++) {
+      const a = await single.graphql(USERS, {}, tokenAdminA);
+      expect(a.body.data!.users.nodes.every((u: { tenantId: string }) => u.tenantId === world.tenants.A.id)).toBe(true);
+      const anon = await single.graphql(WHO_AM_I);
+      expect(anon.body.data).toEqual({ currentUser: null, currentTenant: null });
+      const b = await single.graphql(USERS, {}, tokenAdminB);
+      expect(b.body.data!.users.nodes.every((u: { tenantId: string }) => u.tenantId === world.tenants.B.id)).toBe(true);
+    }
+  });
+});
+
+describe("tokens", () => {
+  it("no token means the anonymous role: no user, and no access to tables", async () => {
+    const me = await api.graphql(WHO_AM_I);
+    expect(me.status).toBe(200);
+    expect(me.body.data).toEqual({ currentUser: null, currentTenant: null });
+    const users = await api.graphql(USERS);
+    expect(users.body.data!.users).toBeNull();
+    expect(users.body.errors![0].extensions).toMatchObject({ code: "FORBIDDEN" });
+  });
+
+  it("a token we signed ourselves works (control for the cases below)", async () => {
+    const { status, body } = await api.graphql(WHO_AM_I, {}, sign(validClaims()));
+    expect(status).toBe(200);
+    expect(body.data!.currentUser.email).toBe(world.adminA.email);
+  });
+
+  const refused: [string, () => string | { header: string }, string][] = [
+    ["signed with another secret", () => sign(validClaims(), {}, "another-secret-another-secret-another"), "INVALID_TOKEN"],
+    ["expired", () => sign({ ...validClaims(), exp: Math.floor(Date.now() / 1000) - 60 }, { expiresIn: null }), "TOKEN_EXPIRED"],
+    ["not yet valid", () => sign(validClaims(), { notBefore: 3600 }), "INVALID_TOKEN"],
+    ["for another audience", () => sign(validClaims(), { audience: "someone-else" }), "INVALID_TOKEN"],
+    ["from another issuer", () => sign(validClaims(), { issuer: "someone-else" }), "INVALID_TOKEN"],
+    ["signed with HS512 instead of HS256", () => sign(validClaims(), { algorithm: "HS512" }), "INVALID_TOKEN"],
+    ["unsigned (alg none)", () => jwt.sign(validClaims(), "", { algorithm: "none", audience: api.config.jwt.audience, issuer: api.config.jwt.issuer, expiresIn: 600 }), "INVALID_TOKEN"],
+    ["without an expiry", () => sign(validClaims(), { expiresIn: null }), "INVALID_TOKEN"],
+    ["without a tenant", () => sign({ ...validClaims(), tenant_id: undefined }), "INVALID_TOKEN"],
+    ["with a tenant that is not a uuid", () => sign({ ...validClaims(), tenant_id: "' or 1=1 --" }), "INVALID_TOKEN"],
+    ["whose subject differs from its user", () => sign({ ...validClaims(), sub: world.adminB.id }), "INVALID_TOKEN"],
+    ["with the owner's role", () => sign({ ...validClaims(), role: ROLES.owner }), "INVALID_TOKEN"],
+    ["with the authenticator's role", () => sign({ ...validClaims(), role: ROLES.authenticator }), "INVALID_TOKEN"],
+    ["with the superuser's role", () => sign({ ...validClaims(), role: "postgres" }), "INVALID_TOKEN"],
+    ["with a role named like an object property", () => sign({ ...validClaims(), role: "constructor" }), "INVALID_TOKEN"],
+    ["in a Basic header", () => ({ header: "Basic dXNlcjpwYXNz" }), "INVALID_TOKEN"],
+    ["in an empty header", () => ({ header: "" }), "INVALID_TOKEN"],
+    ["in an oversized header", () => ({ header: `Bearer ${"a".repeat(5000)}.b.c` }), "INVALID_TOKEN"],
+  ];
+  it.each(refused)("a token %s gets 401 and no data", async (_what, make, code) => {
+    const { status, body } = await api.graphql(USERS, {}, make());
+    expect(status).toBe(401);
+    expect(body.data).toBeUndefined();
+    expect(body.errors).toEqual([{ message: expect.any(String), extensions: { code } }]);
+  });
+});
+
+describe("errors", () => {
+  it("in development, a masked database error keeps its code and adds the detail", async () => {
+    const dev = await startApi(db, { NODE_ENV: "development", DATA_DIR: "/nonexistent" });
+    const { body } = await dev.graphql(USERS);
+    expect(body.errors![0].extensions).toMatchObject({ code: "FORBIDDEN", detail: expect.stringMatching(/permission denied/) });
+  });
+
+  it("in production, errors carry a stable code and a message, and no SQL or internal names", async () => {
+    const prod = await startApi(db, { NODE_ENV: "production" });
+    const denied = await prod.graphql(USERS);
+    expect(denied.body.errors![0]).toMatchObject({ message: "Permission denied.", extensions: { code: "FORBIDDEN" } });
+    expect(denied.body.errors![0].extensions).toEqual({ code: "FORBIDDEN" });
+    expect(JSON.stringify(denied.body)).not.toMatch(/app_public|mts_|select |permission denied for|relation|stack/i);
+    const creds = await prod.graphql(`mutation { login(input: {tenantSlug: "acme", email: "x@y.z", password: "nope-nope"}) { result } }`);
+    expect(creds.body.errors![0]).toMatchObject({ message: "Incorrect tenant, email or password.", extensions: { code: "CREDS" } });
+  });
+
+  it("GraphiQL is served in development and not in production", async () => {
+    const dev = await startApi(db, { NODE_ENV: "development", DATA_DIR: "/nonexistent" });
+    const prod = await startApi(db, { NODE_ENV: "production" });
+    expect((await fetch(`${dev.url}/graphiql`)).status).toBe(200);
+    expect((await fetch(`${prod.url}/graphiql`)).status).toBe(404);
+  });
+});
+
+describe("health", () => {
+  it("GET /healthz says the process is up and GET /readyz that the database answers", async () => {
+    const health = await fetch(`${api.url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: "ok" });
+    const ready = await fetch(`${api.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: "ready" });
+  });
+});

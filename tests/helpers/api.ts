@@ -1,0 +1,54 @@
+// The real API on a real port, against the test file's database.
+import { randomBytes } from "node:crypto";
+import { afterAll } from "vitest";
+import { createApp } from "../../server/app.ts";
+import { loadConfig, type Config } from "../../server/config.ts";
+import type { TestDatabase } from "./database.ts";
+
+export interface GraphQLResponse {
+  status: number;
+  body: { data?: Record<string, any> | null; errors?: { message: string; extensions?: Record<string, unknown> }[] };
+}
+
+export interface TestApi {
+  url: string;
+  config: Config;
+  /** POSTs a GraphQL request; `auth` is a token or a whole Authorization header value via { header }. */
+  graphql(query: string, variables?: Record<string, unknown>, auth?: string | { header: string }): Promise<GraphQLResponse>;
+  login(slug: string, email: string, password: string): Promise<string>;
+}
+
+/** Starts the API (closed after the file's tests). `env` adds to a test environment. */
+export async function startApi(db: TestDatabase, env: Record<string, string> = {}): Promise<TestApi> {
+  const config = loadConfig({
+    NODE_ENV: "test",
+    JWT_SECRET: randomBytes(32).toString("hex"),
+    DATABASE_URL: db.ownerUrl,
+    AUTH_DATABASE_URL: db.authUrl,
+    ...env,
+  });
+  const app = await createApp(config, db.authUrl);
+  await new Promise<void>((resolve) => app.server.listen(0, "127.0.0.1", resolve));
+  afterAll(() => app.close(1000));
+  const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+
+  async function graphql(query: string, variables?: Record<string, unknown>, auth?: string | { header: string }) {
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (typeof auth === "string") headers.authorization = `Bearer ${auth}`;
+    else if (auth) headers.authorization = auth.header;
+    const res = await fetch(`${url}/graphql`, { method: "POST", headers, body: JSON.stringify({ query, variables }) });
+    return { status: res.status, body: await res.json() } as GraphQLResponse;
+  }
+
+  async function login(slug: string, email: string, password: string) {
+    const { body } = await graphql(
+      "mutation($slug: String!, $email: String!, $password: String!) { login(input: {tenantSlug: $slug, email: $email, password: $password}) { result } }",
+      { slug, email, password },
+    );
+    const token = body.data?.login?.result;
+    if (typeof token !== "string") throw new Error(`login failed: ${JSON.stringify(body)}`);
+    return token;
+  }
+
+  return { url, config, graphql, login };
+}

@@ -49,3 +49,12 @@ export async function seedDemoData(ownerUrl: string) {
     await client.query("commit");
   });
 }
+
+/** True when the demo tenants exist (the owner may look tenants up by slug). */
+export async function hasDemoData(ownerUrl: string): Promise<boolean> {
+  const slugs = DEMO_TENANTS.map((t) => t.slug);
+  const { rows } = await withClient(ownerUrl, (client) =>
+    client.query("select count(*)::int as n from app_public.tenants where slug = any($1)", [slugs]),
+  );
+  return rows[0].n === slugs.length;
+}

@@ -1,10 +1,10 @@
 // `npm start`: database (embedded unless configured otherwise), migrations,
 // demo data on first start, then the API. Shuts down in order on SIGTERM/SIGINT.
 import { openDatabase } from "../db/database.ts";
-import { DEMO_PASSWORD, DEMO_TENANTS, seedDemoData } from "../db/seed.ts";
+import { DEMO_PASSWORD, DEMO_TENANTS, hasDemoData, seedDemoData } from "../db/seed.ts";
 import { ConfigError, loadConfig, type Config } from "./config.ts";
 
-function banner(config: Config, url: string, seeded: boolean) {
+function banner(config: Config, url: string, demo: "loaded" | "present" | "absent") {
   const lines = [
     "",
     `multi-tenant-saas is ready (${config.env}, database: ${config.database.mode})`,
@@ -12,8 +12,8 @@ function banner(config: Config, url: string, seeded: boolean) {
     config.graphiql ? `  GraphiQL  ${url}/graphiql` : `  GraphiQL  off (GRAPHIQL=true to enable)`,
     `  Health    ${url}/healthz  ${url}/readyz`,
   ];
-  if (config.demoData) {
-    lines.push("", seeded ? "Demo data loaded:" : "Demo data (loaded on first start):");
+  if (demo !== "absent") {
+    lines.push("", demo === "loaded" ? "Demo data loaded:" : "Demo data (loaded on first start):");
     for (const t of DEMO_TENANTS) {
       lines.push(`  tenant ${t.slug}: ${t.users.map((u) => `${u.email} (${u.role})`).join(", ")}`);
     }
@@ -41,10 +41,12 @@ async function main() {
   process.env.GRAPHILE_ENV ??= config.env === "development" ? "development" : "production";
   const { createApp } = await import("./app.ts");
   const db = await openDatabase(config);
-  let seeded = false;
+  let demo: "loaded" | "present" | "absent" = "absent";
   if (db.firstStart && config.demoData) {
     await seedDemoData(db.ownerUrl);
-    seeded = true;
+    demo = "loaded";
+  } else if (config.demoData && (await hasDemoData(db.ownerUrl))) {
+    demo = "present";
   }
   let app: Awaited<ReturnType<typeof createApp>>;
   try {
@@ -59,7 +61,7 @@ async function main() {
   }
   const address = app.server.address() as { port: number };
   const host = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
-  banner(config, `http://${host}:${address.port}`, seeded);
+  banner(config, `http://${host}:${address.port}`, demo);
   console.log(`ready in ${Math.round(performance.now() - started)} ms`);
 
   let stopping = false;

@@ -1,6 +1,6 @@
 // The real API on a real port, against the test file's database.
 import { randomBytes } from "node:crypto";
-import { afterAll } from "vitest";
+import { onCleanup } from "./cleanup.ts";
 import { createApp } from "../../server/app.ts";
 import { loadConfig, type Config } from "../../server/config.ts";
 import type { TestDatabase } from "./database.ts";
@@ -29,7 +29,7 @@ export async function startApi(db: TestDatabase, env: Record<string, string> = {
   });
   const app = await createApp(config, db.authUrl);
   await new Promise<void>((resolve) => app.server.listen(0, "127.0.0.1", resolve));
-  afterAll(() => app.close(1000));
+  onCleanup(() => app.close(1000));
   const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
 
   async function graphql(query: string, variables?: Record<string, unknown>, auth?: string | { header: string }) {

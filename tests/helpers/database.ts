@@ -1,6 +1,7 @@
 // A database of the test file's own, cloned from the migrated template.
 import { randomBytes } from "node:crypto";
-import { afterAll, inject } from "vitest";
+import { onCleanup } from "./cleanup.ts";
+import { inject } from "vitest";
 import { dropDatabase, grantDatabaseAccess, withClient, withDatabase } from "../../db/setup.ts";
 import { ROLES } from "../../server/config.ts";
 
@@ -23,7 +24,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     );
     await grantDatabaseAccess(client, name);
   });
-  afterAll(() => dropDatabase(server.rootUrl, name));
+  onCleanup(() => dropDatabase(server.rootUrl, name));
   return {
     name,
     rootUrl: server.rootUrl,

@@ -9,8 +9,10 @@ import { hasNoMigrations, runMigrations } from "./migrate.ts";
 import { ensureDatabase, ensureRoles, withDatabase } from "./setup.ts";
 
 export interface Database {
-  /** Superuser connection (embedded and root modes only). */
+  /** Superuser connection to the server's maintenance database (embedded and root modes only). */
   rootUrl?: string;
+  /** Superuser connection to the application database (embedded and root modes only). */
+  superuserUrl?: string;
   /** The owner's connection: migrations, seed. */
   ownerUrl: string;
   /** The authenticator's connection: the API. */
@@ -44,7 +46,8 @@ export async function connectDatabase(config: Config, log = console.log): Promis
       db.ownerUrl ?? withDatabase(rootUrl!, db.name, { user: ROLES.owner, password: db.ownerPassword });
     const authUrl =
       db.authUrl ?? withDatabase(rootUrl!, db.name, { user: ROLES.authenticator, password: db.authenticatorPassword });
-    return { rootUrl, ownerUrl, authUrl, stop };
+    const superuserUrl = rootUrl && withDatabase(rootUrl, db.name);
+    return { rootUrl, superuserUrl, ownerUrl, authUrl, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -70,7 +70,9 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
       await closed;
       clearTimeout(timer);
       await pgl.release();
-      await pool.end();
+      // In watch mode (development) PostGraphile keeps a LISTEN client from
+      // this pool after release, and pool.end() would wait for it forever.
+      await Promise.race([pool.end(), new Promise((r) => setTimeout(r, 2000).unref())]);
     },
   };
 }

@@ -50,7 +50,7 @@ async function main() {
   }
   let app: Awaited<ReturnType<typeof createApp>>;
   try {
-    app = await createApp(config, db.authUrl, db.rootUrl);
+    app = await createApp(config, db.authUrl, db.superuserUrl);
     await new Promise<void>((resolve, reject) => {
       app.server.once("error", reject);
       app.server.listen(config.port, config.host, resolve);

@@ -26,8 +26,8 @@ export function makePreset(config: Config, pool: Pool, jwtKey: KeyObject, superu
       makePgService({
         pool,
         schemas: ["app_public"],
-        // No GraphQL subscriptions: no LISTEN client held from the pool.
-        pubsub: false,
+        // Watch mode needs LISTEN (pub/sub); otherwise hold no LISTEN client.
+        pubsub: watch,
         // Only for watch mode, which installs an event trigger.
         superuserConnectionString: watch ? superuserUrl : undefined,
       }),

@@ -1,6 +1,6 @@
 --! Previous: -
 --! Hash: sha1:5c53f1ad0cf22e8c66ee5e92e593d5e729f9fc7e
---! Message: foundation: tenants, users, secrets, onboarding and login under RLS
+--! Message: foundation
 
 /*
  * The roles are cluster-wide and created by db/setup.ts before migrations

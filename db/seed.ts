@@ -1,5 +1,6 @@
 // Demo data, loaded on the first start in development: two tenants, each
-// with an admin and a member, all with the same demo password.
+// with an admin and a member (same demo password), and a project with three
+// tasks (one assigned to the member, one done) and a comment by the member.
 import { withClient } from "./setup.ts";
 
 export const DEMO_PASSWORD = "demo-password";
@@ -12,6 +13,8 @@ export const DEMO_TENANTS = [
       { email: "alice@acme.test", name: "Alice", role: "admin" },
       { email: "bob@acme.test", name: "Bob", role: "member" },
     ],
+    project: "Website relaunch",
+    tasks: ["Write the copy", "Pick a colour scheme", "Book the launch party"],
   },
   {
     slug: "globex",
@@ -20,6 +23,8 @@ export const DEMO_TENANTS = [
       { email: "grace@globex.test", name: "Grace", role: "admin" },
       { email: "hank@globex.test", name: "Hank", role: "member" },
     ],
+    project: "Doomsday device",
+    tasks: ["Order volcano", "Hire henchmen", "Rehearse the monologue"],
   },
 ] as const;
 
@@ -36,15 +41,32 @@ export async function seedDemoData(ownerUrl: string) {
       const tenantId = rows[0].tenant_id;
       await client.query("select set_config('jwt.claims.tenant_id', $1, true)", [tenantId]);
       await client.query("update app_public.users set name = $1 where email = $2", [admin.name, admin.email]);
+      const memberIds: string[] = [];
       for (const user of others) {
-        await client.query("select app_private.create_user($1, $2, $3, $4, $5)", [
+        const { rows: [created] } = await client.query("select (app_private.create_user($1, $2, $3, $4, $5)).id", [
           tenantId,
           user.email,
           user.name,
           user.role,
           DEMO_PASSWORD,
         ]);
+        memberIds.push(created.id);
       }
+      const { rows: [project] } = await client.query(
+        "insert into app_public.projects (name, description) values ($1, 'Demo project') returning id",
+        [tenant.project],
+      );
+      const [assigned, done, open] = tenant.tasks;
+      const { rows: [task] } = await client.query(
+        "insert into app_public.tasks (project_id, title, assignee_id, due_date) values ($1, $2, $3, current_date + 7) returning id",
+        [project.id, assigned, memberIds[0]],
+      );
+      await client.query("insert into app_public.tasks (project_id, title, status) values ($1, $2, 'done')", [project.id, done]);
+      await client.query("insert into app_public.tasks (project_id, title) values ($1, $2)", [project.id, open]);
+      // Comments are written as their author (the insert policy checks it).
+      await client.query("select set_config('jwt.claims.user_id', $1, true)", [memberIds[0]]);
+      await client.query("insert into app_public.comments (task_id, body) values ($1, 'On it.')", [task.id]);
+      await client.query("select set_config('jwt.claims.user_id', '', true)");
     }
     await client.query("commit");
   });

@@ -5,6 +5,7 @@ import type { KeyObject } from "node:crypto";
 import type { Pool } from "pg";
 import { makePgService } from "postgraphile/adaptors/pg";
 import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
+import { PostGraphileConnectionFilterPreset } from "postgraphile-plugin-connection-filter";
 import { ANONYMOUS_SETTINGS, type PgSettings } from "./auth.ts";
 import type { Config } from "./config.ts";
 import { makeMaskError } from "./errors.ts";
@@ -21,7 +22,7 @@ declare global {
 export function makePreset(config: Config, pool: Pool, jwtKey: KeyObject, superuserUrl?: string): GraphileConfig.Preset {
   const watch = config.env === "development" && !!superuserUrl;
   return {
-    extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset],
+    extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, PostGraphileConnectionFilterPreset],
     pgServices: [
       makePgService({
         pool,

@@ -96,7 +96,13 @@ describe("tables", () => {
           and exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'tenant_id' and not a.attisdropped)`,
       [APP_SCHEMAS],
     );
-    expect(scoped.map((t) => t.name).sort()).toEqual(["app_private.user_secrets", "app_public.users"]);
+    expect(scoped.map((t) => t.name).sort()).toEqual([
+      "app_private.user_secrets",
+      "app_public.comments",
+      "app_public.projects",
+      "app_public.tasks",
+      "app_public.users",
+    ]);
     for (const t of scoped) expect(t.pk_first, t.name).toBe("tenant_id");
   });
 

@@ -12,9 +12,18 @@ export interface Person {
   role: "admin" | "member";
 }
 
+/** A tenant's demo project, its three tasks (the first assigned to the member) and the member's comment. */
+export interface Work {
+  projectId: string;
+  taskIds: string[];
+  assignedTaskId: string;
+  commentId: string;
+}
+
 export interface World {
   password: string;
   tenants: { A: { id: string; slug: string }; B: { id: string; slug: string } };
+  work: { A: Work; B: Work };
   adminA: Person;
   memberA: Person;
   adminB: Person;
@@ -26,12 +35,22 @@ export async function createWorld(ownerUrl: string): Promise<World> {
   return withClient(ownerUrl, async (client) => {
     const people: Person[] = [];
     const tenants: Record<string, { id: string; slug: string }> = {};
+    const work: Record<string, Work> = {};
     for (const [key, demo] of [["A", DEMO_TENANTS[0]], ["B", DEMO_TENANTS[1]]] as const) {
       await client.query("begin");
       const { rows: [tenant] } = await client.query("select id, slug from app_public.tenants where slug = $1", [demo.slug]);
       tenants[key] = tenant;
       await client.query("select set_config('jwt.claims.tenant_id', $1, true)", [tenant.id]);
       const { rows } = await client.query("select id, email, tenant_id, role from app_public.users order by email");
+      const { rows: [project] } = await client.query("select id from app_public.projects");
+      const { rows: tasks } = await client.query("select id, assignee_id from app_public.tasks order by title");
+      const { rows: [comment] } = await client.query("select id from app_public.comments");
+      work[key] = {
+        projectId: project.id,
+        taskIds: tasks.map((t) => t.id),
+        assignedTaskId: tasks.find((t) => t.assignee_id)!.id,
+        commentId: comment.id,
+      };
       await client.query("commit");
       for (const r of rows) people.push({ id: r.id, email: r.email, tenantId: r.tenant_id, tenantSlug: tenant.slug, role: r.role });
     }
@@ -39,6 +58,7 @@ export async function createWorld(ownerUrl: string): Promise<World> {
     return {
       password: DEMO_PASSWORD,
       tenants: tenants as World["tenants"],
+      work: work as World["work"],
       adminA: find("acme", "admin"),
       memberA: find("acme", "member"),
       adminB: find("globex", "admin"),

@@ -1,0 +1,269 @@
+// The example domain (projects, tasks, comments): its policies as the request
+// roles see them, its keys as even the owner meets them, and its API.
+import { beforeAll, describe, expect, it } from "vitest";
+import { withClient } from "../db/setup.ts";
+import { startApi, type TestApi } from "./helpers/api.ts";
+import { createTestDatabase, type TestDatabase } from "./helpers/database.ts";
+import { policyMatrix } from "./helpers/policy.ts";
+import { createWorld, type World } from "./helpers/world.ts";
+
+let db: TestDatabase;
+let world: World;
+beforeAll(async () => {
+  db = await createTestDatabase();
+  world = await createWorld(db.ownerUrl);
+});
+const context = () => ({ authUrl: db.authUrl, world });
+
+policyMatrix("projects", context, [
+  { actor: "anonymous", does: "lists projects", sql: "select * from app_public.projects", expect: { error: "permission denied" } },
+  { actor: "member of A", does: "lists projects", sql: "select * from app_public.projects", expect: { rows: 1, tenant: "A" } },
+  { actor: "member of B", does: "lists projects", sql: "select * from app_public.projects", expect: { rows: 1, tenant: "B" } },
+  { actor: "member with no claims", does: "lists projects", sql: "select * from app_public.projects", expect: { rows: 0 } },
+  {
+    actor: "member of A",
+    does: "creates a project",
+    sql: "insert into app_public.projects (name) values ('New') returning tenant_id",
+    expect: { rows: 1, tenant: "A" },
+  },
+  {
+    actor: "member of A",
+    does: "creates a project in tenant B",
+    sql: "insert into app_public.projects (tenant_id, name) values ($1, 'Spy')",
+    params: (w) => [w.tenants.B.id],
+    expect: { error: "RLS violation" },
+  },
+  { actor: "member of A", does: "renames every project it can", sql: "update app_public.projects set name = 'x'", expect: { affected: 1 } },
+  {
+    actor: "member of A",
+    does: "renames B's project by id",
+    sql: "update app_public.projects set name = 'x' where id = $1",
+    params: (w) => [w.work.B.projectId],
+    expect: { affected: 0 },
+  },
+  {
+    actor: "member of A",
+    does: "moves its project to tenant B",
+    sql: "update app_public.projects set tenant_id = $1",
+    params: (w) => [w.tenants.B.id],
+    expect: { error: "IMMUT" },
+  },
+  { actor: "member of A", does: "deletes projects", sql: "delete from app_public.projects", expect: { error: "permission denied" } },
+  { actor: "admin of A", does: "deletes every project it can", sql: "delete from app_public.projects", expect: { affected: 1 } },
+  {
+    actor: "admin of A",
+    does: "deletes B's project by id",
+    sql: "delete from app_public.projects where id = $1",
+    params: (w) => [w.work.B.projectId],
+    expect: { affected: 0 },
+  },
+]);
+
+policyMatrix("tasks", context, [
+  { actor: "anonymous", does: "lists tasks", sql: "select * from app_public.tasks", expect: { error: "permission denied" } },
+  { actor: "member of A", does: "lists tasks", sql: "select * from app_public.tasks", expect: { rows: 3, tenant: "A" } },
+  { actor: "admin of B", does: "lists tasks", sql: "select * from app_public.tasks", expect: { rows: 3, tenant: "B" } },
+  {
+    actor: "member with a malformed tenant claim",
+    does: "lists open tasks",
+    sql: "select * from app_public.tasks where status <> 'done'",
+    expect: { rows: 0 },
+  },
+  {
+    actor: "member of A",
+    does: "adds a task to A's project",
+    sql: "insert into app_public.tasks (project_id, title) values ($1, 'New') returning tenant_id",
+    params: (w) => [w.work.A.projectId],
+    expect: { rows: 1, tenant: "A" },
+  },
+  {
+    actor: "member of A",
+    does: "adds a task to B's project",
+    sql: "insert into app_public.tasks (project_id, title) values ($1, 'Sneaky')",
+    params: (w) => [w.work.B.projectId],
+    expect: { error: "23503" },
+  },
+  {
+    actor: "member of A",
+    does: "assigns a task to B's member",
+    sql: "update app_public.tasks set assignee_id = $1 where id = $2",
+    params: (w) => [w.memberB.id, w.work.A.assignedTaskId],
+    expect: { error: "23503" },
+  },
+  { actor: "member of A", does: "marks every task it can done", sql: "update app_public.tasks set status = 'done'", expect: { affected: 3 } },
+  {
+    actor: "member of A",
+    does: "marks B's task done by id",
+    sql: "update app_public.tasks set status = 'done' where id = $1",
+    params: (w) => [w.work.B.assignedTaskId],
+    expect: { affected: 0 },
+  },
+  {
+    actor: "member of A",
+    does: "moves a task to tenant B",
+    sql: "update app_public.tasks set tenant_id = $1 where id = $2",
+    params: (w) => [w.tenants.B.id, w.work.A.assignedTaskId],
+    expect: { error: "IMMUT" },
+  },
+  { actor: "member of A", does: "deletes every task it can", sql: "delete from app_public.tasks", expect: { affected: 3 } },
+  {
+    actor: "member of A",
+    does: "deletes B's task by id",
+    sql: "delete from app_public.tasks where id = $1",
+    params: (w) => [w.work.B.assignedTaskId],
+    expect: { affected: 0 },
+  },
+]);
+
+policyMatrix("comments", context, [
+  { actor: "anonymous", does: "lists comments", sql: "select * from app_public.comments", expect: { error: "permission denied" } },
+  { actor: "member of A", does: "lists comments", sql: "select * from app_public.comments", expect: { rows: 1, tenant: "A" } },
+  { actor: "member of B", does: "lists comments", sql: "select * from app_public.comments", expect: { rows: 1, tenant: "B" } },
+  {
+    actor: "admin of A",
+    does: "comments on A's task as itself",
+    sql: "insert into app_public.comments (task_id, body) values ($1, 'Hi') returning tenant_id, author_id",
+    params: (w) => [w.work.A.assignedTaskId],
+    expect: { rows: 1, tenant: "A" },
+  },
+  {
+    actor: "admin of A",
+    does: "comments in the name of A's member",
+    sql: "insert into app_public.comments (task_id, author_id, body) values ($1, $2, 'Forged')",
+    params: (w) => [w.work.A.assignedTaskId, w.memberA.id],
+    expect: { error: "RLS violation" },
+  },
+  {
+    actor: "member of A",
+    does: "comments on B's task",
+    sql: "insert into app_public.comments (task_id, body) values ($1, 'Hi')",
+    params: (w) => [w.work.B.assignedTaskId],
+    expect: { error: "23503" },
+  },
+  { actor: "member of A", does: "edits its own comments", sql: "update app_public.comments set body = 'Edited'", expect: { affected: 1 } },
+  { actor: "admin of A", does: "edits the member's comment", sql: "update app_public.comments set body = 'Edited'", expect: { affected: 0 } },
+  { actor: "admin of A", does: "deletes the member's comment", sql: "delete from app_public.comments", expect: { affected: 1 } },
+  { actor: "member of B", does: "deletes comments", sql: "delete from app_public.comments", expect: { affected: 1 } },
+  {
+    actor: "member of B",
+    does: "deletes A's comment by id",
+    sql: "delete from app_public.comments where id = $1",
+    params: (w) => [w.work.A.commentId],
+    expect: { affected: 0 },
+  },
+  {
+    actor: "member of A",
+    does: "re-attributes its comment to the admin",
+    sql: "update app_public.comments set author_id = $1",
+    params: (w) => [w.adminA.id],
+    expect: { error: "IMMUT" },
+  },
+]);
+
+describe("keys that keep rows inside their tenant", () => {
+  it("even the owner cannot point a task of tenant A at a project of tenant B", async () => {
+    await withClient(db.ownerUrl, async (owner) => {
+      await owner.query("begin");
+      try {
+        await owner.query("select set_config('jwt.claims.tenant_id', $1, true)", [world.tenants.A.id]);
+        await expect(
+          owner.query("insert into app_public.tasks (project_id, title) values ($1, 'Cross-tenant')", [world.work.B.projectId]),
+        ).rejects.toMatchObject({ code: "23503", constraint: "tasks_project_fkey" });
+      } finally {
+        await owner.query("rollback");
+      }
+    });
+  });
+
+  it("removing a user unassigns their tasks and keeps their comments without an author", async () => {
+    await withClient(db.ownerUrl, async (owner) => {
+      await owner.query("begin");
+      try {
+        await owner.query("select set_config('jwt.claims.tenant_id', $1, true)", [world.tenants.A.id]);
+        await owner.query("delete from app_public.users where id = $1", [world.memberA.id]);
+        const { rows: [t] } = await owner.query("select assignee_id from app_public.tasks where id = $1", [world.work.A.assignedTaskId]);
+        const { rows: [c] } = await owner.query("select author_id from app_public.comments where id = $1", [world.work.A.commentId]);
+        expect(t.assignee_id).toBeNull();
+        expect(c.author_id).toBeNull();
+      } finally {
+        await owner.query("rollback");
+      }
+    });
+  });
+});
+
+describe("the domain through the API", () => {
+  let api: TestApi;
+  let tokenMemberA: string;
+  let tokenMemberB: string;
+  beforeAll(async () => {
+    api = await startApi(db);
+    tokenMemberA = await api.login(world.tenants.A.slug, world.memberA.email, world.password);
+    tokenMemberB = await api.login(world.tenants.B.slug, world.memberB.email, world.password);
+  });
+
+  it("follows relations: project → tasks → assignee and comments → author", async () => {
+    const { body } = await api.graphql(
+      `{ projects { nodes { name tasks(orderBy: TITLE_ASC) { totalCount nodes { title assignee { email } comments { nodes { body author { email } } } } } } } }`,
+      {},
+      tokenMemberA,
+    );
+    expect(body.errors).toBeUndefined();
+    const [project] = body.data!.projects.nodes;
+    expect(project.name).toBe("Website relaunch");
+    expect(project.tasks.totalCount).toBe(3);
+    const assigned = project.tasks.nodes.find((t: { assignee: unknown }) => t.assignee);
+    expect(assigned.assignee.email).toBe(world.memberA.email);
+    expect(assigned.comments.nodes).toEqual([{ body: "On it.", author: { email: world.memberA.email } }]);
+  });
+
+  it("filters on common fields and orders the result", async () => {
+    const { body } = await api.graphql(
+      `{ tasks(filter: {status: {notEqualTo: done}}, orderBy: TITLE_DESC) { nodes { title status } } }`,
+      {},
+      tokenMemberA,
+    );
+    expect(body.errors).toBeUndefined();
+    const titles = body.data!.tasks.nodes.map((t: { title: string }) => t.title);
+    expect(titles).toEqual([...titles].sort().reverse());
+    expect(titles).toHaveLength(2);
+    for (const t of body.data!.tasks.nodes) expect(t.status).not.toBe("done");
+  });
+
+  it("a filter naming another tenant's user finds nothing", async () => {
+    const { body } = await api.graphql(
+      `query($id: UUID!) { tasks(filter: {assigneeId: {equalTo: $id}}) { totalCount } }`,
+      { id: world.memberB.id },
+      tokenMemberA,
+    );
+    expect(body.data!.tasks.totalCount).toBe(0);
+  });
+
+  it("a member creates a task and comments on it; tenant and author come from the token", async () => {
+    const created = await api.graphql(
+      `mutation($p: UUID!) { createTask(input: {task: {projectId: $p, title: "Ship it"}}) { task { rowId tenantId status } } }`,
+      { p: world.work.B.projectId },
+      tokenMemberB,
+    );
+    expect(created.body.errors).toBeUndefined();
+    const task = created.body.data!.createTask.task;
+    expect(task).toMatchObject({ tenantId: world.tenants.B.id, status: "todo" });
+    const commented = await api.graphql(
+      `mutation($t: UUID!) { createComment(input: {comment: {taskId: $t, body: "Done soon"}}) { comment { author { email } tenantId } } }`,
+      { t: task.rowId },
+      tokenMemberB,
+    );
+    expect(commented.body.errors).toBeUndefined();
+    expect(commented.body.data!.createComment.comment).toEqual({ author: { email: world.memberB.email }, tenantId: world.tenants.B.id });
+  });
+
+  it("a task pointing at another tenant's project is refused with a stable code", async () => {
+    const { body } = await api.graphql(
+      `mutation($p: UUID!) { createTask(input: {task: {projectId: $p, title: "Sneaky"}}) { task { rowId } } }`,
+      { p: world.work.A.projectId },
+      tokenMemberB,
+    );
+    expect(body.data!.createTask).toBeNull();
+    expect(body.errors![0].extensions).toMatchObject({ code: "INVALID_REFERENCE" });
+  });
+});

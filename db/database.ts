@@ -39,7 +39,11 @@ export async function connectDatabase(config: Config, log = console.log): Promis
   }
   try {
     if (rootUrl) {
-      await ensureRoles(rootUrl, { owner: db.ownerPassword, authenticator: db.authenticatorPassword });
+      await ensureRoles(
+        rootUrl,
+        { owner: db.ownerPassword, authenticator: db.authenticatorPassword },
+        { requestRolesLogin: db.requestRolesLogin },
+      );
       await ensureDatabase(rootUrl, db.name);
     }
     const ownerUrl =

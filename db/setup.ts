@@ -30,10 +30,16 @@ export async function withClient<T>(url: string, fn: (client: pg.Client) => Prom
  * - owner: owns every object and runs migrations; not a superuser;
  * - authenticator: the only role the API logs in as (NOINHERIT: it has no
  *   rights of its own until a request switches role);
- * - anonymous, member, admin: the request roles (NOLOGIN, no BYPASSRLS;
- *   admin inherits member).
+ * - anonymous, member, admin: the request roles (no BYPASSRLS; admin
+ *   inherits member). NOLOGIN, unless `requestRolesLogin` (Citus opens its
+ *   worker connections as the current role; give them no password and let
+ *   pg_hba admit them only from the cluster's nodes).
  */
-export async function ensureRoles(rootUrl: string, passwords: { owner: string; authenticator: string }) {
+export async function ensureRoles(
+  rootUrl: string,
+  passwords: { owner: string; authenticator: string },
+  options: { requestRolesLogin?: boolean } = {},
+) {
   await withClient(rootUrl, async (client) => {
     const lit = (s: string) => client.escapeLiteral(s);
     const id = (s: string) => client.escapeIdentifier(s);
@@ -43,12 +49,13 @@ export async function ensureRoles(rootUrl: string, passwords: { owner: string; a
     );
     const existing = new Set(rows.map((r) => r.rolname));
     const base = "nosuperuser nocreatedb nocreaterole noreplication nobypassrls";
+    const requestLogin = options.requestRolesLogin ? "login password null" : "nologin";
     const attributes: Record<string, string> = {
       [ROLES.owner]: `login inherit ${base} password ${lit(passwords.owner)}`,
       [ROLES.authenticator]: `login noinherit ${base} password ${lit(passwords.authenticator)}`,
-      [ROLES.anonymous]: `nologin inherit ${base}`,
-      [ROLES.member]: `nologin inherit ${base}`,
-      [ROLES.admin]: `nologin inherit ${base}`,
+      [ROLES.anonymous]: `${requestLogin} inherit ${base}`,
+      [ROLES.member]: `${requestLogin} inherit ${base}`,
+      [ROLES.admin]: `${requestLogin} inherit ${base}`,
     };
     for (const [role, attrs] of Object.entries(attributes)) {
       // Two sessions may race to create the same role; the loser just alters it.

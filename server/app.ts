@@ -8,6 +8,7 @@ import { grafserv } from "postgraphile/grafserv/express/v4";
 import { AuthError, makeAuthenticator } from "./auth.ts";
 import type { Config } from "./config.ts";
 import { makePreset } from "./preset.ts";
+import { useSetLocal } from "./set-local.ts";
 
 export interface App {
   server: Server;
@@ -20,6 +21,7 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
   // A client that loses its connection (database restart) must not crash the process.
   pool.on("error", (error) => console.error(`[pool] idle client: ${error.message}`));
   pool.on("connect", (client) => client.on("error", (error) => console.error(`[pool] client: ${error.message}`)));
+  if (config.database.contextMode === "set_local") useSetLocal(pool);
 
   // A KeyObject, not a string: jsonwebtoken would otherwise rebuild the key on every verify.
   const jwtKey = createSecretKey(Buffer.from(config.jwt.secret, "utf8"));

@@ -45,6 +45,10 @@ export interface Config {
     superuserPassword: string;
     embeddedPort?: number;
     poolSize: number;
+    /** How request settings reach PostgreSQL: set_config() (default) or SET LOCAL (Citus). */
+    contextMode: "set_config" | "set_local";
+    /** Request roles may log in (without a password): Citus opens worker connections as them. */
+    requestRolesLogin: boolean;
   };
   jwt: {
     secret: string;
@@ -123,6 +127,13 @@ function parseBool(raw: string | undefined, name: string, fallback: boolean, pro
   return fallback;
 }
 
+function parseContextMode(raw: string | undefined, problems: string[]): Config["database"]["contextMode"] {
+  if (raw === undefined || raw === "" || raw === "set_config") return "set_config";
+  if (raw === "set_local") return "set_local";
+  problems.push(`DB_CONTEXT_MODE must be set_config or set_local, got "${raw}"`);
+  return "set_config";
+}
+
 function checkUrl(raw: string | undefined, name: string, problems: string[]) {
   if (!raw) return undefined;
   try {
@@ -191,6 +202,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       superuserPassword: stored.superuserPassword || "",
       embeddedPort: parsePort(env.EMBEDDED_PG_PORT, "EMBEDDED_PG_PORT", undefined, problems),
       poolSize: parsePositiveInt(env.DB_POOL_SIZE, "DB_POOL_SIZE", 10, problems),
+      contextMode: parseContextMode(env.DB_CONTEXT_MODE, problems),
+      requestRolesLogin: parseBool(env.REQUEST_ROLES_LOGIN, "REQUEST_ROLES_LOGIN", false, problems),
     },
     jwt: {
       secret: jwtSecretFromEnv || stored.jwtSecret || "",

@@ -7,6 +7,7 @@ import { postgraphile } from "postgraphile";
 import { grafserv } from "postgraphile/grafserv/express/v4";
 import { AuthError, makeAuthenticator } from "./auth.ts";
 import type { Config } from "./config.ts";
+import { makeExportHandler } from "./export.ts";
 import { makePreset } from "./preset.ts";
 import { useSetLocal } from "./set-local.ts";
 
@@ -45,7 +46,7 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
     }
   });
 
-  app.use("/graphql", (req, res, next) => {
+  const authenticate: express.RequestHandler = (req, res, next) => {
     try {
       req.pgSettings = pgSettingsFor(req.headers.authorization);
       next();
@@ -56,7 +57,9 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
         .set("WWW-Authenticate", `Bearer error="invalid_token"`)
         .json({ errors: [{ message: error.message, extensions: { code: error.code } }] });
     }
-  });
+  };
+  app.use("/graphql", authenticate);
+  app.get("/export", authenticate, makeExportHandler(pool));
 
   const server = createServer(app);
   await serv.addTo(app, server);

@@ -126,7 +126,9 @@ describe("functions", () => {
     );
     expect(definers.map((d) => d.name).sort()).toEqual([
       "app_public.create_tenant(text,text,text,text)",
+      "app_public.delete_tenant(text)",
       "app_public.login(text,text,text)",
+      "app_public.schema_version()",
     ]);
     for (const d of definers) {
       expect(d.proconfig ?? [], d.name).toContainEqual(expect.stringMatching(/^search_path=pg_catalog, public, pg_temp$/));

@@ -5,7 +5,7 @@
 // - url: DATABASE_URL (owner) and AUTH_DATABASE_URL exist already.
 import { ROLES, type Config } from "../server/config.ts";
 import { startEmbedded } from "./embedded.ts";
-import { hasNoMigrations, runMigrations } from "./migrate.ts";
+import { hasNoMigrations, runMigrations, settled } from "./migrate.ts";
 import { ensureDatabase, ensureRoles, withDatabase } from "./setup.ts";
 
 export interface Database {
@@ -35,7 +35,10 @@ export async function connectDatabase(config: Config, log = console.log): Promis
       log: (m) => log(`[postgres] ${m}`),
     });
     rootUrl = embedded.superuserUrl;
-    stop = () => embedded.stop();
+    stop = async () => {
+      await settled();
+      await embedded.stop();
+    };
   }
   try {
     if (rootUrl) {

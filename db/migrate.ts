@@ -50,12 +50,32 @@ export async function hasNoMigrations(ownerUrl: string): Promise<boolean> {
   });
 }
 
+// graphile-migrate keeps its connection pool for 200 ms after a command and
+// exits the process if a pooled connection breaks meanwhile (for example
+// because the embedded server is being stopped). settled() waits that out.
+const POOL_KEEPALIVE_MS = 250;
+let lastCommandAt = 0;
+
+/** Resolves once graphile-migrate has closed the pool of its last command. */
+export async function settled() {
+  const wait = lastCommandAt + POOL_KEEPALIVE_MS - Date.now();
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+}
+
 /** Applies every committed migration not yet applied, as the owner. */
 export async function runMigrations(ownerUrl: string) {
-  await migrate(settings(ownerUrl));
+  try {
+    await migrate(settings(ownerUrl));
+  } finally {
+    lastCommandAt = Date.now();
+  }
 }
 
 /** Drops and recreates the database (superuser), then applies all migrations. */
 export async function resetDatabase(ownerUrl: string, rootUrl: string) {
-  await reset(settings(ownerUrl, rootUrl), false);
+  try {
+    await reset(settings(ownerUrl, rootUrl), false);
+  } finally {
+    lastCommandAt = Date.now();
+  }
 }

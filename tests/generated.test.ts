@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { generateSchema, generateTypes } from "../db/generate.ts";
+import { generateAccess, generateSchema, generateTypes } from "../db/generate.ts";
 import { ROOT_DIR } from "../db/migrate.ts";
 import { createTestDatabase } from "./helpers/database.ts";
 
@@ -24,6 +24,7 @@ describe("generated/", () => {
     const db = await createTestDatabase();
     await generateTypes(db.ownerUrl, fresh);
     await generateSchema(db.authUrl, fresh);
+    await generateAccess(db.ownerUrl, fresh);
   });
 
   it("has the same files as a fresh generation", () => {

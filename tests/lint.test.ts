@@ -1,0 +1,312 @@
+// The policy linter (db/lint.ts), rule by rule. The migrated schema must have
+// no findings; then each test breaks one thing inside a transaction on a
+// superuser connection, lints that same transaction, expects exactly the
+// findings the breakage should cause (and nothing else), and rolls back.
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GLOBAL_TABLES, lintDatabase, RULES, type Finding } from "../db/lint.ts";
+import { withClient, withDatabase } from "../db/setup.ts";
+import { createTestDatabase, type TestDatabase } from "./helpers/database.ts";
+
+let db: TestDatabase;
+let superuser: pg.Client;
+/** What the untouched schema reports (nothing, if the first test passes). */
+let baseline: Finding[];
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  superuser = new pg.Client({ connectionString: withDatabase(db.rootUrl, db.name) });
+  await superuser.connect();
+  baseline = await lintDatabase(superuser);
+});
+afterAll(() => superuser?.end());
+
+const key = (f: Finding) => `${f.rule} ${f.object}`;
+
+/** Runs `sql` in a transaction, lints, rolls back; returns the findings that `sql` added. */
+async function findingsAfter(sql: string): Promise<Finding[]> {
+  await superuser.query("begin");
+  try {
+    await superuser.query(sql);
+    const findings = await lintDatabase(superuser);
+    return findings.filter((f) => !baseline.some((b) => key(b) === key(f) && b.message === f.message));
+  } finally {
+    await superuser.query("rollback");
+  }
+}
+
+/** Expects exactly these [rule, object] findings, each with a message that names its object. */
+function expectFindings(findings: Finding[], ...expected: [rule: string, object: string][]) {
+  expect(findings.map(key).sort()).toEqual(expected.map(([rule, object]) => `${rule} ${object}`).sort());
+  for (const f of findings) expect(f.message, key(f)).toContain(f.object);
+}
+
+/** A table in app_public with row-level security enabled and forced. */
+const table = (name: string, columns: string) => `
+  create table app_public.${name} (${columns});
+  alter table app_public.${name} enable row level security;
+  alter table app_public.${name} force row level security;`;
+
+/** A tenant-scoped table done right: tenant_id first in its primary key. */
+const tenantTable = (name: string, columns = "") =>
+  table(name, `tenant_id uuid not null, id uuid not null, ${columns} primary key (tenant_id, id)`);
+
+describe("the migrated schema", () => {
+  it("has no findings (linted as the owner, like `npm run lint:db`)", async () => {
+    const findings = await withClient(db.ownerUrl, lintDatabase);
+    expect(findings).toEqual([]);
+    expect(baseline).toEqual([]);
+  });
+
+  it("declares app_public.tenants as its one global table", () => {
+    expect(GLOBAL_TABLES).toEqual(["app_public.tenants"]);
+  });
+
+  it("is checked by every rule below", () => {
+    expect([...RULES].sort()).toEqual(
+      [
+        "rls",
+        "uncovered-grant",
+        "tenant-key",
+        "tenant-index",
+        "policy-subquery",
+        "policy-volatile",
+        "definer-search-path",
+        "public-execute",
+        "request-role",
+        "identity-column",
+        "column-grant",
+      ].sort(),
+    );
+  });
+});
+
+describe("rls: every table has row-level security enabled and forced", () => {
+  it("flags a table whose RLS is enabled but not forced", async () => {
+    const found = await findingsAfter(`
+      create table app_public.lint_unforced (id uuid primary key);
+      alter table app_public.lint_unforced enable row level security;`);
+    expectFindings(found, ["rls", "app_public.lint_unforced"]);
+    expect(found[0].message).toContain("force row level security");
+  });
+
+  it("flags a table without RLS, in app_private too", async () => {
+    const found = await findingsAfter("create table app_private.lint_open (id uuid primary key);");
+    expectFindings(found, ["rls", "app_private.lint_open"]);
+    expect(found[0].message).toContain("enable row level security");
+  });
+});
+
+describe("uncovered-grant: a request role's grant is matched by a policy for that command and role", () => {
+  it("flags a grant to mts_member with no policy for it, and admin, who inherits it", async () => {
+    const found = await findingsAfter(`
+      ${table("lint_ungoverned", "id uuid primary key")}
+      create policy lint_read on app_public.lint_ungoverned for select to mts_member using (true);
+      grant select, delete on app_public.lint_ungoverned to mts_member;`);
+    expectFindings(
+      found,
+      ["uncovered-grant", "app_public.lint_ungoverned"],
+      ["uncovered-grant", "app_public.lint_ungoverned"],
+    );
+    expect(found.map((f) => f.message)).toEqual([
+      expect.stringMatching(/^Request role mts_admin holds DELETE on app_public\.lint_ungoverned /),
+      expect.stringMatching(/^Request role mts_member holds DELETE on app_public\.lint_ungoverned /),
+    ]);
+  });
+
+  it("flags a grant to the anonymous role covered only by a policy for another role", async () => {
+    const found = await findingsAfter(`
+      ${table("lint_ungoverned", "id uuid primary key")}
+      create policy lint_read on app_public.lint_ungoverned for select to mts_member using (true);
+      grant select on app_public.lint_ungoverned to mts_anonymous;`);
+    expectFindings(found, ["uncovered-grant", "app_public.lint_ungoverned"]);
+    expect(found[0].message).toMatch(/^Request role mts_anonymous holds SELECT /);
+  });
+
+  it("flags a grant covered only by a restrictive policy (which allows nothing by itself)", async () => {
+    const found = await findingsAfter(`
+      ${table("lint_ungoverned", "id uuid primary key")}
+      create policy lint_read on app_public.lint_ungoverned as restrictive for select using (true);
+      grant select on app_public.lint_ungoverned to mts_admin;`);
+    expectFindings(found, ["uncovered-grant", "app_public.lint_ungoverned"]);
+  });
+
+  it.each([
+    ["a policy for a role the grantee is a member of", "for select to mts_member", "mts_admin"],
+    ["a policy for PUBLIC", "for select", "mts_anonymous"],
+    ["a policy for ALL commands", "for all to mts_anonymous", "mts_anonymous"],
+  ])("accepts a grant covered by %s", async (_, policy, grantee) => {
+    const found = await findingsAfter(`
+      ${table("lint_governed", "id uuid primary key")}
+      create policy lint_read on app_public.lint_governed ${policy} using (true);
+      grant select on app_public.lint_governed to ${grantee};`);
+    expectFindings(found);
+  });
+});
+
+describe("tenant-key: a tenant-scoped table's keys include tenant_id", () => {
+  it("flags a primary key without tenant_id", async () => {
+    const found = await findingsAfter(`
+      ${table("lint_items", "tenant_id uuid not null, id uuid primary key")}
+      create index on app_public.lint_items (tenant_id);`);
+    expectFindings(found, ["tenant-key", "app_public.lint_items"]);
+    expect(found[0].message).toContain("primary key lint_items_pkey");
+  });
+
+  it.each([
+    ["a unique constraint", "alter table app_public.lint_items add constraint lint_items_code_key unique (code)", "unique constraint lint_items_code_key"],
+    ["a unique index", "create unique index lint_items_code_idx on app_public.lint_items (lower(code))", "unique index lint_items_code_idx"],
+  ])("flags %s without tenant_id", async (_, ddl, named) => {
+    const found = await findingsAfter(`${tenantTable("lint_items", "code text not null,")} ${ddl};`);
+    expectFindings(found, ["tenant-key", "app_public.lint_items"]);
+    expect(found[0].message).toContain(named);
+  });
+
+  it("flags a foreign key between tenant tables that pairs tenant_id with another column", async () => {
+    const found = await findingsAfter(`
+      ${tenantTable("lint_parents")}
+      ${tenantTable("lint_children", "parent_id uuid,")}
+      alter table app_public.lint_children add constraint lint_children_parent_fkey
+        foreign key (tenant_id, parent_id) references app_public.lint_parents (id, tenant_id);`);
+    expectFindings(found, ["tenant-key", "app_public.lint_children"]);
+    expect(found[0].message).toContain("foreign key lint_children_parent_fkey");
+  });
+
+  it("flags a foreign key between tenant tables on id alone (and the unique key it needs)", async () => {
+    const found = await findingsAfter(`
+      ${tenantTable("lint_parents")}
+      alter table app_public.lint_parents add constraint lint_parents_id_key unique (id);
+      ${tenantTable("lint_children", "parent_id uuid references app_public.lint_parents (id),")}`);
+    expectFindings(found, ["tenant-key", "app_public.lint_children"], ["tenant-key", "app_public.lint_parents"]);
+  });
+
+  it("accepts a foreign key that pairs tenant_id with tenant_id", async () => {
+    const found = await findingsAfter(`
+      ${tenantTable("lint_parents")}
+      ${tenantTable("lint_children", "parent_id uuid,")}
+      alter table app_public.lint_children
+        add foreign key (parent_id, tenant_id) references app_public.lint_parents (id, tenant_id);`);
+    expectFindings(found);
+  });
+
+  it("does not apply to a table declared in GLOBAL_TABLES, even with a tenant_id column", async () => {
+    const found = await findingsAfter("alter table app_public.tenants add column tenant_id uuid;");
+    expectFindings(found);
+  });
+});
+
+describe("tenant-index: a tenant-scoped table has an index that leads with tenant_id", () => {
+  it("flags a table whose only index has tenant_id second", async () => {
+    const found = await findingsAfter(table("lint_items", "tenant_id uuid not null, id uuid not null, primary key (id, tenant_id)"));
+    expectFindings(found, ["tenant-index", "app_public.lint_items"]);
+  });
+});
+
+describe("policy-subquery: no policy expression contains a subquery", () => {
+  it.each([
+    ["USING", "for select using (exists (select 1 from app_public.tenants t where t.id = tenant_id))"],
+    ["WITH CHECK", "for insert with check (tenant_id in (select id from app_public.tenants))"],
+  ])("flags a subquery in %s", async (clause, policy) => {
+    const found = await findingsAfter(`
+      ${tenantTable("lint_items")}
+      create policy lint_sub on app_public.lint_items ${policy};`);
+    expectFindings(found, ["policy-subquery", "lint_sub on app_public.lint_items"]);
+    expect(found[0].message).toContain(`in its ${clause} expression`);
+  });
+});
+
+describe("policy-volatile: policies call only STABLE or IMMUTABLE functions", () => {
+  it("flags a call to a VOLATILE function (random())", async () => {
+    const found = await findingsAfter(`
+      ${tenantTable("lint_items")}
+      create policy lint_dice on app_public.lint_items for select
+        using (tenant_id = app_public.current_tenant_id() and random() < 0.5);`);
+    expectFindings(found, ["policy-volatile", "lint_dice on app_public.lint_items"]);
+    expect(found[0].message).toContain("random()");
+  });
+
+  it("flags an operator implemented by a VOLATILE function", async () => {
+    const found = await findingsAfter(`
+      ${tenantTable("lint_items")}
+      create function app_public.lint_volatile_eq(a uuid, b uuid) returns boolean
+        language sql volatile as 'select a = b';
+      revoke execute on function app_public.lint_volatile_eq(uuid, uuid) from public;
+      create operator app_public.=== (function = app_public.lint_volatile_eq, leftarg = uuid, rightarg = uuid);
+      create policy lint_eq on app_public.lint_items for update
+        using (true) with check (tenant_id operator(app_public.===) app_public.current_tenant_id());`);
+    expectFindings(found, ["policy-volatile", "lint_eq on app_public.lint_items"]);
+    expect(found[0].message).toContain("app_public.lint_volatile_eq(uuid,uuid)");
+  });
+});
+
+describe("definer-search-path: SECURITY DEFINER functions pin search_path", () => {
+  it("flags a definer function without search_path", async () => {
+    const found = await findingsAfter(`
+      create function app_public.lint_definer() returns int language sql security definer as 'select 1';
+      revoke execute on function app_public.lint_definer() from public;`);
+    expectFindings(found, ["definer-search-path", "app_public.lint_definer()"]);
+  });
+
+  it("accepts one that sets search_path", async () => {
+    const found = await findingsAfter(`
+      create function app_public.lint_definer() returns int language sql security definer
+        set search_path to pg_catalog, pg_temp as 'select 1';
+      revoke execute on function app_public.lint_definer() from public;`);
+    expectFindings(found);
+  });
+});
+
+describe("public-execute: no function is executable by PUBLIC", () => {
+  it("flags a function left with the default privileges", async () => {
+    const found = await findingsAfter("create function app_public.lint_open() returns int language sql as 'select 1';");
+    expectFindings(found, ["public-execute", "app_public.lint_open()"]);
+  });
+
+  it("flags a function granted to PUBLIC explicitly, in app_private too", async () => {
+    const found = await findingsAfter(`
+      create function app_private.lint_open() returns int language sql as 'select 1';
+      revoke all on function app_private.lint_open() from public;
+      grant execute on function app_private.lint_open() to mts_member, public;`);
+    expectFindings(found, ["public-execute", "app_private.lint_open()"]);
+  });
+});
+
+describe("request-role: request roles and the authenticator own nothing and bypass nothing", () => {
+  it("flags a table owned by a request role", async () => {
+    const found = await findingsAfter(`
+      ${table("lint_owned", "id uuid primary key")}
+      create policy lint_all on app_public.lint_owned using (true);
+      alter table app_public.lint_owned owner to mts_member;`);
+    expectFindings(found, ["request-role", "app_public.lint_owned"]);
+  });
+
+  it("flags a function owned by the authenticator", async () => {
+    const found = await findingsAfter(`
+      create function app_private.lint_owned() returns int language sql as 'select 1';
+      revoke execute on function app_private.lint_owned() from public;
+      alter function app_private.lint_owned() owner to mts_authenticator;`);
+    expectFindings(found, ["request-role", "app_private.lint_owned()"]);
+  });
+
+  it("flags a request role with BYPASSRLS", async () => {
+    const found = await findingsAfter("alter role mts_anonymous bypassrls;");
+    expectFindings(found, ["request-role", "mts_anonymous"]);
+  });
+});
+
+describe("identity-column: keys are uuids, not identity columns (Citus)", () => {
+  it("flags an identity column", async () => {
+    const found = await findingsAfter(table("lint_numbered", "id int generated always as identity primary key"));
+    expectFindings(found, ["identity-column", "app_public.lint_numbered.id"]);
+  });
+});
+
+describe("column-grant: no column-level privileges (Citus)", () => {
+  it("flags a column-level grant", async () => {
+    const found = await findingsAfter(`
+      ${table("lint_columns", "id uuid primary key, secret text")}
+      grant select (id) on app_public.lint_columns to mts_member;`);
+    expectFindings(found, ["column-grant", "app_public.lint_columns.id"]);
+    expect(found[0].message).toContain("SELECT to mts_member");
+  });
+});

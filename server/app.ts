@@ -18,7 +18,13 @@ export interface App {
 }
 
 export async function createApp(config: Config, authUrl: string, superuserUrl?: string): Promise<App> {
-  const pool = new pg.Pool({ connectionString: authUrl, max: config.database.poolSize });
+  // statement_timeout is a startup parameter of every connection, so a
+  // runaway query ends (code TIMEOUT) whatever role the request switches to.
+  const pool = new pg.Pool({
+    connectionString: authUrl,
+    max: config.database.poolSize,
+    statement_timeout: config.database.statementTimeoutMs,
+  });
   // A client that loses its connection (database restart) must not crash the process.
   pool.on("error", (error) => console.error(`[pool] idle client: ${error.message}`));
   pool.on("connect", (client) => client.on("error", (error) => console.error(`[pool] client: ${error.message}`)));

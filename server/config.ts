@@ -49,6 +49,8 @@ export interface Config {
     contextMode: "set_config" | "set_local";
     /** Request roles may log in (without a password): Citus opens worker connections as them. */
     requestRolesLogin: boolean;
+    /** Longest a single statement of the API may run, in milliseconds. */
+    statementTimeoutMs: number;
   };
   jwt: {
     secret: string;
@@ -204,6 +206,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       poolSize: parsePositiveInt(env.DB_POOL_SIZE, "DB_POOL_SIZE", 10, problems),
       contextMode: parseContextMode(env.DB_CONTEXT_MODE, problems),
       requestRolesLogin: parseBool(env.REQUEST_ROLES_LOGIN, "REQUEST_ROLES_LOGIN", false, problems),
+      statementTimeoutMs: parsePositiveInt(env.STATEMENT_TIMEOUT, "STATEMENT_TIMEOUT", 10_000, problems),
     },
     jwt: {
       secret: jwtSecretFromEnv || stored.jwtSecret || "",

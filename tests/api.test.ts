@@ -2,7 +2,7 @@
 // token verification, errors and health.
 import jwt from "jsonwebtoken";
 import { beforeAll, describe, expect, it } from "vitest";
-import { withClient } from "../db/setup.ts";
+import { withClient, withDatabase } from "../db/setup.ts";
 import { ROLES } from "../server/config.ts";
 import { startApi, type TestApi } from "./helpers/api.ts";
 import { createTestDatabase, type TestDatabase } from "./helpers/database.ts";
@@ -281,6 +281,24 @@ describe("errors", () => {
     const prod = await startApi(db, { NODE_ENV: "production" });
     expect((await fetch(`${dev.url}/graphiql`)).status).toBe(200);
     expect((await fetch(`${prod.url}/graphiql`)).status).toBe(404);
+  });
+});
+
+describe("statement timeout", () => {
+  it("a query that runs longer than STATEMENT_TIMEOUT ends with TIMEOUT, and the server keeps serving", async () => {
+    const slowDb = await createTestDatabase();
+    await withClient(withDatabase(slowDb.rootUrl, slowDb.name), async (c) => {
+      await c.query(`create function app_public.slow() returns int language sql stable as 'select pg_sleep(5); select 1'`);
+      await c.query(`alter function app_public.slow() owner to ${ROLES.owner}`);
+      await c.query(`comment on function app_public.slow() is 'Sleeps 5 s.'`);
+      await c.query(`grant execute on function app_public.slow() to ${ROLES.anonymous}`);
+    });
+    const slowApi = await startApi(slowDb, { STATEMENT_TIMEOUT: "200" });
+    const started = Date.now();
+    const { body } = await slowApi.graphql("{ slow }");
+    expect(Date.now() - started).toBeLessThan(4000);
+    expect(body.errors![0]).toMatchObject({ message: "The request took too long and was cancelled.", extensions: { code: "TIMEOUT" } });
+    expect((await slowApi.graphql("{ currentUser { email } }")).body.data).toEqual({ currentUser: null });
   });
 });
 

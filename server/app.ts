@@ -7,6 +7,7 @@ import { postgraphile } from "postgraphile";
 import { grafserv } from "postgraphile/grafserv/express/v4";
 import { AuthError, makeAuthenticator } from "./auth.ts";
 import type { Config } from "./config.ts";
+import { UNAVAILABLE } from "./errors.ts";
 import { makeExportHandler } from "./export.ts";
 import { makePreset } from "./preset.ts";
 import { useSetLocal } from "./set-local.ts";
@@ -24,16 +25,34 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
     connectionString: authUrl,
     max: config.database.poolSize,
     statement_timeout: config.database.statementTimeoutMs,
+    connectionTimeoutMillis: 5000,
   });
-  // A client that loses its connection (database restart) must not crash the process.
-  pool.on("error", (error) => console.error(`[pool] idle client: ${error.message}`));
+
+  // While the database is unreachable (restart, outage), answer 503 with a
+  // retry hint instead of letting requests fail one by one; the first request
+  // after it is back (one shared probe at a time) reopens the gate.
+  let databaseDown = false;
+  let probe: Promise<boolean> | undefined;
+  const markDatabaseDown = () => {
+    databaseDown = true;
+  };
+  const databaseUp = () =>
+    (probe ??= pool
+      .query("select 1")
+      .then(() => true, () => false)
+      .finally(() => (probe = undefined)));
+  // A client that loses its connection must not crash the process.
+  pool.on("error", (error) => {
+    markDatabaseDown();
+    console.error(`[pool] idle client: ${error.message}`);
+  });
   pool.on("connect", (client) => client.on("error", (error) => console.error(`[pool] client: ${error.message}`)));
   if (config.database.contextMode === "set_local") useSetLocal(pool);
 
   // A KeyObject, not a string: jsonwebtoken would otherwise rebuild the key on every verify.
   const jwtKey = createSecretKey(Buffer.from(config.jwt.secret, "utf8"));
   const pgSettingsFor = makeAuthenticator(config.jwt, jwtKey);
-  const pgl = postgraphile(makePreset(config, pool, jwtKey, superuserUrl));
+  const pgl = postgraphile(makePreset(config, pool, jwtKey, superuserUrl, markDatabaseDown));
   const serv = pgl.createServ(grafserv);
 
   const app = express();
@@ -52,6 +71,17 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
     }
   });
 
+  const available: express.RequestHandler = async (_req, res, next) => {
+    if (!databaseDown || (await databaseUp())) {
+      databaseDown = false;
+      return next();
+    }
+    res
+      .status(503)
+      .set("Retry-After", "2")
+      .json({ errors: [{ message: UNAVAILABLE.message, extensions: { code: UNAVAILABLE.code } }] });
+  };
+
   const authenticate: express.RequestHandler = (req, res, next) => {
     try {
       req.pgSettings = pgSettingsFor(req.headers.authorization);
@@ -64,8 +94,8 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
         .json({ errors: [{ message: error.message, extensions: { code: error.code } }] });
     }
   };
-  app.use("/graphql", authenticate);
-  app.get("/export", authenticate, makeExportHandler(pool));
+  app.use("/graphql", available, authenticate);
+  app.get("/export", available, authenticate, makeExportHandler(pool, markDatabaseDown));
 
   const server = createServer(app);
   await serv.addTo(app, server);

@@ -60,6 +60,13 @@ export interface Config {
   };
   demoData: boolean;
   graphiql: boolean;
+  /** What one GraphQL document may ask for (server/limits.ts). */
+  limits: {
+    maxDepth: number;
+    maxFields: number;
+    maxRootFields: number;
+    introspection: boolean;
+  };
 }
 
 export class ConfigError extends Error {
@@ -216,6 +223,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     demoData: parseBool(env.DEMO_DATA, "DEMO_DATA", !isProduction, problems),
     graphiql: parseBool(env.GRAPHIQL, "GRAPHIQL", !isProduction, problems),
+    limits: {
+      maxDepth: parsePositiveInt(env.MAX_QUERY_DEPTH, "MAX_QUERY_DEPTH", 12, problems),
+      maxFields: parsePositiveInt(env.MAX_QUERY_FIELDS, "MAX_QUERY_FIELDS", 500, problems),
+      maxRootFields: parsePositiveInt(env.MAX_ROOT_FIELDS, "MAX_ROOT_FIELDS", 20, problems),
+      introspection: parseBool(env.INTROSPECTION, "INTROSPECTION", !isProduction, problems),
+    },
   };
   if (problems.length) throw new ConfigError(problems);
   return config;

@@ -21,6 +21,20 @@ const BY_SQLSTATE: Record<string, { code: string; message: string }> = {
 /** PostGraphile's own error when a delete (or update) matched no row the caller may change. */
 const NOTHING_CHANGED = /^No values were (deleted|updated) in collection /;
 
+/** The database went away (shutdown, restart, network): worth a retry. */
+const UNAVAILABLE_CODES = new Set(["57P01", "57P02", "57P03", "08000", "08001", "08003", "08004", "08006", "ECONNREFUSED", "ECONNRESET"]);
+const UNAVAILABLE = { code: "UNAVAILABLE", message: "The database is unavailable; retry shortly." };
+
+/** True for an error that means the database cannot be reached right now. */
+export { UNAVAILABLE };
+
+export function isUnavailable(error: { code?: unknown; message?: string }) {
+  return (
+    (typeof error.code === "string" && UNAVAILABLE_CODES.has(error.code)) ||
+    /^Connection terminated|Client has encountered a connection error/.test(error.message ?? "")
+  );
+}
+
 /** Errors raised on purpose in SQL use a five-capital-letter SQLSTATE (CREDS, TAKEN...). */
 const APPLICATION_SQLSTATE = /^[A-Z]{5}$/;
 
@@ -35,14 +49,22 @@ function replace(error: GraphQLError, message: string, extensions: Record<string
   });
 }
 
-/** grafserv's maskError. In development the original message is added as `extensions.detail`. */
-export function makeMaskError(development: boolean) {
+/**
+ * grafserv's maskError. In development the original message is added as
+ * `extensions.detail`. `onUnavailable` hears of every error that means the
+ * database cannot be reached.
+ */
+export function makeMaskError(development: boolean, onUnavailable: () => void = () => {}) {
   return function maskError(error: GraphQLError): GraphQLError {
     const original = error.originalError as (Error & { code?: unknown; extensions?: Record<string, unknown> }) | undefined;
     // Parse and validation errors, and errors GraphQL raised itself, are safe.
     if (!original || original instanceof GraphQLError) return error;
     const sqlState = typeof original.code === "string" ? original.code : undefined;
     const detail = development ? { detail: original.message } : {};
+    if (isUnavailable(original)) {
+      onUnavailable();
+      return replace(error, UNAVAILABLE.message, { code: UNAVAILABLE.code, ...detail });
+    }
     if (sqlState && APPLICATION_SQLSTATE.test(sqlState)) {
       return replace(error, original.message, { code: sqlState });
     }

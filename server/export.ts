@@ -18,6 +18,7 @@ import type { Writable } from "node:stream";
 import { createGzip } from "node:zlib";
 import type pg from "pg";
 import { ROLES } from "./config.ts";
+import { isUnavailable, UNAVAILABLE } from "./errors.ts";
 import { PGSETTINGS_STATEMENT } from "./set-local.ts";
 
 export const EXPORT_FORMAT = "multi-tenant-saas/export";
@@ -69,13 +70,20 @@ function refuse(res: Response, status: number, code: string, message: string) {
 }
 
 /** Express handler; expects `req.pgSettings` from the auth middleware. */
-export function makeExportHandler(pool: pg.Pool) {
+export function makeExportHandler(pool: pg.Pool, onDatabaseUnavailable: () => void = () => {}) {
   return async function exportTenant(req: Request, res: Response) {
     const settings = req.pgSettings!;
     if (settings.role === ROLES.anonymous) return refuse(res, 401, "UNAUTHENTICATED", "Log in as a tenant admin to export.");
     if (settings.role !== ROLES.admin) return refuse(res, 403, "FORBIDDEN", "Only tenant admins may export their tenant.");
 
-    const client = await pool.connect();
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (error) {
+      if (!isUnavailable(error as Error)) throw error;
+      onDatabaseUnavailable();
+      return res.status(503).set("Retry-After", "2").json({ errors: [{ message: UNAVAILABLE.message, extensions: { code: UNAVAILABLE.code } }] });
+    }
     let aborted = false;
     res.on("close", () => (aborted = !res.writableFinished));
     try {

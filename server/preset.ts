@@ -9,6 +9,7 @@ import { PostGraphileConnectionFilterPreset } from "postgraphile-plugin-connecti
 import { ANONYMOUS_SETTINGS, type PgSettings } from "./auth.ts";
 import type { Config } from "./config.ts";
 import { makeMaskError } from "./errors.ts";
+import { makeLimitsPlugin } from "./limits.ts";
 
 declare global {
   namespace Express {
@@ -19,10 +20,17 @@ declare global {
   }
 }
 
-export function makePreset(config: Config, pool: Pool, jwtKey: KeyObject, superuserUrl?: string): GraphileConfig.Preset {
+export function makePreset(
+  config: Config,
+  pool: Pool,
+  jwtKey: KeyObject,
+  superuserUrl?: string,
+  onDatabaseUnavailable?: () => void,
+): GraphileConfig.Preset {
   const watch = config.env === "development" && !!superuserUrl;
   return {
     extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, PostGraphileConnectionFilterPreset],
+    plugins: [makeLimitsPlugin(config.limits)],
     pgServices: [
       makePgService({
         pool,
@@ -58,7 +66,7 @@ export function makePreset(config: Config, pool: Pool, jwtKey: KeyObject, superu
       graphiqlPath: "/graphiql",
       graphiqlOnGraphQLGET: false,
       watch,
-      maskError: makeMaskError(config.env !== "production"),
+      maskError: makeMaskError(config.env !== "production", onDatabaseUnavailable),
     },
   };
 }

@@ -284,6 +284,61 @@ describe("errors", () => {
   });
 });
 
+describe("request limits", () => {
+  const deep = (levels: number) => {
+    // projects → nodes → tasks → nodes → project → tasks → nodes → project …
+    let inner = "name";
+    for (let i = 0; i < levels; i++) inner = `project { tasks { nodes { ${inner.startsWith("name") ? "title" : inner} } } }`;
+    return `{ projects { nodes { tasks { nodes { ${inner} } } } } }`;
+  };
+
+  it("a query nested deeper than MAX_QUERY_DEPTH is refused before it runs", async () => {
+    const { status, body } = await api.graphql(deep(4), {}, tokenMemberA);
+    expect(status).toBe(400);
+    expect(body.errors![0].extensions).toMatchObject({ code: "QUERY_TOO_DEEP" });
+    const shallow = await api.graphql(deep(1), {}, tokenMemberA);
+    expect(shallow.body.errors).toBeUndefined();
+  });
+
+  it("more root fields than MAX_ROOT_FIELDS (alias batching) are refused: 21 logins in one document run no bcrypt", async () => {
+    const logins = Array.from({ length: 21 }, (_, i) => `l${i}: login(input: {tenantSlug: "acme", email: "alice@acme.test", password: "guess${i}"}) { result }`);
+    const started = Date.now();
+    const { body } = await api.graphql(`mutation { ${logins.join(" ")} }`);
+    expect(body.errors![0].extensions).toMatchObject({ code: "TOO_MANY_ROOT_FIELDS" });
+    expect(body.data).toBeUndefined();
+    expect(Date.now() - started).toBeLessThan(21 * 50); // not 21 bcrypt comparisons
+  });
+
+  it("an operation selecting more than MAX_QUERY_FIELDS fields is refused", async () => {
+    const small = await startApi(db, { MAX_QUERY_FIELDS: "5", JWT_SECRET: api.config.jwt.secret });
+    const { body } = await small.graphql("{ users { nodes { email name role createdAt rowId tenantId } } }", {}, tokenMemberA);
+    expect(body.errors![0].extensions).toMatchObject({ code: "QUERY_TOO_LARGE" });
+  });
+
+  it("introspection is refused in production and allowed in development", async () => {
+    const prod = await startApi(db, { NODE_ENV: "production" });
+    const dev = await startApi(db, { NODE_ENV: "development", DATA_DIR: "/nonexistent" });
+    const introspect = "{ __schema { queryType { name } } }";
+    expect((await prod.graphql(introspect)).body.errors![0].message).toMatch(/introspection/i);
+    expect((await dev.graphql(introspect)).body.data).toEqual({ __schema: { queryType: { name: "Query" } } });
+  });
+
+  it("a body over 100 kB gets 413, and a batch of operations 400", async () => {
+    const big = await fetch(`${api.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query: "{ currentUser { email } }", variables: { pad: "x".repeat(200_000) } }),
+    });
+    expect(big.status).toBe(413);
+    const batch = await fetch(`${api.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify([{ query: "{ currentUser { email } }" }, { query: "{ currentUser { email } }" }]),
+    });
+    expect(batch.status).toBe(400);
+  });
+});
+
 describe("statement timeout", () => {
   it("a query that runs longer than STATEMENT_TIMEOUT ends with TIMEOUT, and the server keeps serving", async () => {
     const slowDb = await createTestDatabase();

@@ -10,6 +10,7 @@ import type { Config } from "./config.ts";
 import { UNAVAILABLE } from "./errors.ts";
 import { makeExportHandler } from "./export.ts";
 import { makePreset } from "./preset.ts";
+import { limitedMutations, makeRateLimiter } from "./rate-limit.ts";
 import { useSetLocal } from "./set-local.ts";
 
 export interface App {
@@ -94,7 +95,40 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
         .json({ errors: [{ message: error.message, extensions: { code: error.code } }] });
     }
   };
-  app.use("/graphql", available, authenticate);
+  // Bodies are read here (grafserv uses req.body when it is set), so that the
+  // rate limiter can see which mutations a request calls.
+  const limited = new Set(Object.keys(config.rateLimits));
+  const take = makeRateLimiter(config.rateLimits);
+  const rateLimit: express.RequestHandler = (req, res, next) => {
+    const query = typeof req.body === "string" ? req.body : req.body?.query;
+    if (typeof query !== "string") return next();
+    for (const mutation of limitedMutations(query, limited)) {
+      const wait = take(req.ip ?? "unknown", mutation);
+      if (wait) {
+        return res
+          .status(429)
+          .set("Retry-After", String(wait))
+          .json({ errors: [{ message: `Too many ${mutation} attempts; retry in ${wait} s.`, extensions: { code: "RATE_LIMITED" } }] });
+      }
+    }
+    next();
+  };
+  const bodyError: express.ErrorRequestHandler = (error, _req, res, next) => {
+    const status = (error as { status?: number }).status;
+    if (status === 413) return res.status(413).json({ errors: [{ message: "The request body is too large.", extensions: { code: "TOO_LARGE" } }] });
+    if (status === 400) return res.status(400).json({ errors: [{ message: "The request body is not valid JSON.", extensions: { code: "BAD_REQUEST" } }] });
+    next(error);
+  };
+  const bodyLimit = "100kb";
+  app.use(
+    "/graphql",
+    available,
+    express.json({ limit: bodyLimit }),
+    express.text({ type: "application/graphql", limit: bodyLimit }),
+    bodyError,
+    authenticate,
+    rateLimit,
+  );
   app.get("/export", available, authenticate, makeExportHandler(pool, markDatabaseDown));
 
   const server = createServer(app);

@@ -67,6 +67,8 @@ export interface Config {
     maxRootFields: number;
     introspection: boolean;
   };
+  /** Calls per minute per client address of the mutations anyone may call. */
+  rateLimits: { login: number; createTenant: number };
 }
 
 export class ConfigError extends Error {
@@ -228,6 +230,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxFields: parsePositiveInt(env.MAX_QUERY_FIELDS, "MAX_QUERY_FIELDS", 500, problems),
       maxRootFields: parsePositiveInt(env.MAX_ROOT_FIELDS, "MAX_ROOT_FIELDS", 20, problems),
       introspection: parseBool(env.INTROSPECTION, "INTROSPECTION", !isProduction, problems),
+    },
+    rateLimits: {
+      login: parsePositiveInt(env.RATE_LIMIT_LOGIN, "RATE_LIMIT_LOGIN", 30, problems),
+      createTenant: parsePositiveInt(env.RATE_LIMIT_SIGNUP, "RATE_LIMIT_SIGNUP", 10, problems),
     },
   };
   if (problems.length) throw new ConfigError(problems);

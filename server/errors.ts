@@ -12,6 +12,8 @@ const BY_SQLSTATE: Record<string, { code: string; message: string }> = {
   "23514": { code: "INVALID_INPUT", message: "A value is not allowed." },
   "22001": { code: "INVALID_INPUT", message: "A value is too long." },
   "22P02": { code: "INVALID_INPUT", message: "A value has the wrong format." },
+  "22021": { code: "INVALID_INPUT", message: "A value contains a character that cannot be stored (such as NUL)." },
+  "22P05": { code: "INVALID_INPUT", message: "A value contains a character that cannot be stored." },
   "22007": { code: "INVALID_INPUT", message: "A value has the wrong format." },
   "22008": { code: "INVALID_INPUT", message: "A value is out of range." },
   "22003": { code: "INVALID_INPUT", message: "A value is out of range." },

@@ -339,6 +339,37 @@ describe("request limits", () => {
   });
 });
 
+describe("rate limits", () => {
+  it("login is limited per client address: the 4th attempt in a minute gets 429 with Retry-After, before any password check", async () => {
+    const limitedApi = await startApi(db, { RATE_LIMIT_LOGIN: "3", JWT_SECRET: api.config.jwt.secret });
+    const attempt = () =>
+      fetch(`${limitedApi.url}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ query: `mutation { x: login(input: {tenantSlug: "acme", email: "alice@acme.test", password: "guess-guess"}) { result } }` }),
+      });
+    for (let i = 0; i < 3; i++) expect((await attempt()).status).toBe(200);
+    const refused = await attempt();
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect((await refused.json()).errors[0].extensions.code).toBe("RATE_LIMITED");
+    // Other requests are not affected.
+    expect((await limitedApi.graphql("{ currentUser { email } }")).status).toBe(200);
+  });
+
+  it("onboarding is limited too, also when sent as application/graphql", async () => {
+    const limitedApi = await startApi(db, { RATE_LIMIT_SIGNUP: "1" });
+    const signup = (slug: string) =>
+      fetch(`${limitedApi.url}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/graphql" },
+        body: `mutation { createTenant(input: {name: "N", slug: "${slug}", adminEmail: "a@${slug}.test", adminPassword: "password123"}) { result } }`,
+      });
+    expect((await signup("rate-one")).status).toBe(200);
+    expect((await signup("rate-two")).status).toBe(429);
+  });
+});
+
 describe("statement timeout", () => {
   it("a query that runs longer than STATEMENT_TIMEOUT ends with TIMEOUT, and the server keeps serving", async () => {
     const slowDb = await createTestDatabase();

@@ -266,4 +266,53 @@ describe("the domain through the API", () => {
     expect(body.data!.createTask).toBeNull();
     expect(body.errors![0].extensions).toMatchObject({ code: "INVALID_REFERENCE" });
   });
+
+  const PAYLOADS = [
+    "'); drop table app_public.users; --",
+    "\\'; select pg_sleep(10); --",
+    "$$; reset role; $$",
+    "x' or '1'='1",
+    "%' or tenant_id is not null or '%' = '",
+    "<script>alert(1)</script>",
+  ];
+
+  it("a NUL character, which PostgreSQL cannot store, is rejected with INVALID_INPUT and nothing is written", async () => {
+    const { body } = await api.graphql(
+      `mutation($p: UUID!, $t: String!) { createTask(input: {task: {projectId: $p, title: $t}}) { task { rowId } } }`,
+      { p: world.work.A.projectId, t: "nul \u0000 byte" },
+      tokenMemberA,
+    );
+    expect(body.errors![0].extensions).toMatchObject({ code: "INVALID_INPUT" });
+    const count = await api.graphql(`{ tasks(filter: {title: {startsWith: "nul "}}) { totalCount } }`, {}, tokenMemberA);
+    expect(count.body.data!.tasks.totalCount).toBe(0);
+  });
+
+  it.each(PAYLOADS)("a string argument %j is stored literally, or rejected, and never run", async (payload) => {
+    const created = await api.graphql(
+      `mutation($p: UUID!, $t: String!) { createTask(input: {task: {projectId: $p, title: $t}}) { task { rowId title } } }`,
+      { p: world.work.A.projectId, t: payload },
+      tokenMemberA,
+    );
+    expect(created.body.errors).toBeUndefined();
+    expect(created.body.data!.createTask.task.title).toBe(payload);
+    const found = await api.graphql(
+      `query($t: String!) { tasks(filter: {title: {equalTo: $t}}) { nodes { title tenantId } } }`,
+      { t: payload },
+      tokenMemberA,
+    );
+    expect(found.body.data!.tasks.nodes).toEqual([{ title: payload, tenantId: world.tenants.A.id }]);
+    const login = await api.graphql(
+      `mutation($s: String!, $e: String!, $p: String!) { login(input: {tenantSlug: $s, email: $e, password: $p}) { result } }`,
+      { s: payload, e: payload, p: payload },
+    );
+    expect(login.body.errors![0].extensions).toMatchObject({ code: "CREDS" });
+    const onboarding = await api.graphql(
+      `mutation($p: String!) { createTenant(input: {name: $p, slug: $p, adminEmail: "x@y.test", adminPassword: "password123"}) { result } }`,
+      { p: payload },
+    );
+    expect(onboarding.body.errors![0].extensions).toMatchObject({ code: "BADSL" });
+    // Everything is still where it was.
+    const users = await api.graphql("{ users { totalCount } }", {}, tokenMemberB);
+    expect(users.body.data!.users.totalCount).toBe(2);
+  });
 });

@@ -25,6 +25,9 @@ export async function startApi(db: TestDatabase, env: Record<string, string> = {
     JWT_SECRET: randomBytes(32).toString("hex"),
     DATABASE_URL: db.ownerUrl,
     AUTH_DATABASE_URL: db.authUrl,
+    // Tests log in far more often than a person; tests/api.test.ts checks the limits themselves.
+    RATE_LIMIT_LOGIN: "100000",
+    RATE_LIMIT_SIGNUP: "100000",
     ...env,
   });
   const app = await createApp(config, db.authUrl);

@@ -1,0 +1,46 @@
+// Rate limits for the mutations anyone may call without a token: `login`
+// (password guessing) and `createTenant` (sign-up spam). Fixed one-minute
+// windows per client address and mutation, kept in this process's memory:
+// behind several server processes or a proxy, put the same limit there too.
+import { Kind, OperationTypeNode, parse } from "postgraphile/graphql";
+
+const WINDOW_MS = 60_000;
+const MENTIONS = /\b(login|createTenant)\b/;
+
+/** The limited mutations a GraphQL document calls (field names, not aliases). */
+export function limitedMutations(query: string, limited: ReadonlySet<string>): string[] {
+  if (!MENTIONS.test(query)) return []; // the common case costs one regex
+  let document;
+  try {
+    document = parse(query);
+  } catch {
+    return []; // grafserv answers the syntax error
+  }
+  const found: string[] = [];
+  for (const d of document.definitions) {
+    if (d.kind !== Kind.OPERATION_DEFINITION || d.operation !== OperationTypeNode.MUTATION) continue;
+    for (const s of d.selectionSet.selections) {
+      if (s.kind === Kind.FIELD && limited.has(s.name.value)) found.push(s.name.value);
+    }
+  }
+  return found;
+}
+
+/** Counts calls per (address, mutation); returns the seconds to wait, or 0 when the call may go ahead. */
+export function makeRateLimiter(perMinute: Readonly<Record<string, number>>, now: () => number = Date.now) {
+  const windows = new Map<string, { start: number; count: number }>();
+  let lastSweep = now();
+  return function take(address: string, mutation: string): number {
+    const t = now();
+    if (t - lastSweep > WINDOW_MS) {
+      for (const [key, w] of windows) if (t - w.start >= WINDOW_MS) windows.delete(key);
+      lastSweep = t;
+    }
+    const key = `${mutation} ${address}`;
+    let w = windows.get(key);
+    if (!w || t - w.start >= WINDOW_MS) windows.set(key, (w = { start: t, count: 0 }));
+    if (w.count >= perMinute[mutation]) return Math.ceil((w.start + WINDOW_MS - t) / 1000);
+    w.count += 1;
+    return 0;
+  };
+}

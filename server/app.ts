@@ -26,7 +26,9 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
     connectionString: authUrl,
     max: config.database.poolSize,
     statement_timeout: config.database.statementTimeoutMs,
-    connectionTimeoutMillis: 5000,
+    // Waiting for a free connection may take as long as the statements ahead;
+    // past that, the request gets BUSY (retry).
+    connectionTimeoutMillis: config.database.statementTimeoutMs + 5000,
   });
 
   // While the database is unreachable (restart, outage), answer 503 with a
@@ -58,6 +60,17 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
 
   const app = express();
   app.disable("x-powered-by");
+  // Once shutting down, every response closes its connection (also those in
+  // flight), so that a client that keeps connections alive (a proxy) cannot
+  // hold the process open.
+  let closing = false;
+  const inFlight = new Set<express.Response>();
+  app.use((_req, res, next) => {
+    if (closing) res.set("Connection", "close");
+    inFlight.add(res);
+    res.once("close", () => inFlight.delete(res));
+    next();
+  });
 
   app.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
@@ -139,6 +152,8 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
   return {
     server,
     async close(timeoutMs = 10_000) {
+      closing = true;
+      for (const res of inFlight) if (!res.headersSent) res.set("Connection", "close");
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);

@@ -63,6 +63,9 @@ export function makeMaskError(development: boolean, onUnavailable: () => void = 
     if (!original || original instanceof GraphQLError) return error;
     const sqlState = typeof original.code === "string" ? original.code : undefined;
     const detail = development ? { detail: original.message } : {};
+    if (/^timeout exceeded when trying to connect/.test(original.message)) {
+      return replace(error, "The server is busy; retry shortly.", { code: "BUSY", ...detail });
+    }
     if (isUnavailable(original)) {
       onUnavailable();
       return replace(error, UNAVAILABLE.message, { code: UNAVAILABLE.code, ...detail });

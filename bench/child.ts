@@ -1,0 +1,61 @@
+// The parent side of a benchmarked server: fork it with its own environment,
+// learn its port, ask for its peak memory, stop it. Bounded in time throughout.
+import { fork } from "node:child_process";
+import type { FromChild, ToChild } from "./server-process.ts";
+
+export interface ServerProcess {
+  name: string;
+  url: string;
+  pid: number;
+  /** Peak resident set size of the process so far (MB, 2^20 bytes). */
+  peakRssMb(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+function waitFor<T>(what: string, ms: number, executor: (resolve: (v: T) => void, reject: (e: Error) => void) => void) {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+    executor(
+      (v) => (clearTimeout(timer), resolve(v)),
+      (e) => (clearTimeout(timer), reject(e)),
+    );
+  });
+}
+
+export async function startServer(name: string, entry: string, env: NodeJS.ProcessEnv): Promise<ServerProcess> {
+  const child = fork(entry, [], { env, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const ask = (message: ToChild) => child.send(message);
+  try {
+    const port = await waitFor<number>(`${name} to listen`, 120_000, (resolve, reject) => {
+      child.on("message", (m: FromChild) => m.type === "listening" && resolve(m.port));
+      child.once("exit", (code) => reject(new Error(`${name} exited (code ${code}) before listening`)));
+    });
+    return {
+      name,
+      url: `http://127.0.0.1:${port}`,
+      pid: child.pid!,
+      peakRssMb: () =>
+        waitFor<number>(`${name}'s peak RSS`, 10_000, (resolve) => {
+          const listener = (m: FromChild) => {
+            if (m.type !== "peak-rss") return;
+            child.off("message", listener);
+            resolve(m.kilobytes / 1024);
+          };
+          child.on("message", listener);
+          ask({ type: "peak-rss" });
+        }),
+      async stop() {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        ask({ type: "stop" });
+        await waitFor<void>(`${name} to stop`, 15_000, (resolve) => void exited.then(resolve)).catch(() => {
+          child.kill("SIGKILL");
+          return exited;
+        });
+      },
+    };
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw error;
+  }
+}

@@ -1,0 +1,12 @@
+// Child process: our GraphQL API (server/app.ts), configured from its
+// environment by server/config.ts, on a random loopback port.
+import { serveInChild } from "./server-process.ts";
+
+// Grafast reads GRAPHILE_ENV when it is first imported (as in server/main.ts).
+const { loadConfig } = await import("../server/config.ts");
+const config = loadConfig({ ...process.env });
+process.env.GRAPHILE_ENV ??= config.env === "development" ? "development" : "production";
+const { createApp } = await import("../server/app.ts");
+
+const app = await createApp(config, config.database.authUrl!);
+await serveInChild(app.server, () => app.close(2000));

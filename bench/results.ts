@@ -1,0 +1,169 @@
+// What a run measured, and what it concludes: per-load samples become one
+// row per system and scale (medians over the rounds), and the targets are
+// checked on per-round ratios (each ratio from two loads run back to back).
+import type { Options } from "./options.ts";
+import type { StartupResult } from "./startup.ts";
+import { median } from "./stats.ts";
+
+export const SYSTEMS = {
+  postgres: "PostgreSQL: list transaction (pgbench)",
+  baseline: "Baseline: Express + pg + jsonwebtoken",
+  graphql: "GraphQL: PostGraphile V5 (server/app.ts)",
+  login: "GraphQL: login mutation (bcrypt cost 10)",
+  "rls-policy": "RLS: member role through the policy (pgbench, mixed run)",
+  "rls-bypass": "RLS: superuser, where tenant_id = $1 (pgbench, mixed run)",
+} as const;
+export type SystemId = keyof typeof SYSTEMS;
+
+export interface Sample {
+  system: SystemId;
+  scale: string;
+  round: number;
+  requestsPerSecond: number;
+  /** Mean latency (pgbench only). */
+  meanMs?: number;
+  p50Ms: number;
+  p99Ms: number;
+  requests: number;
+  failures: number;
+}
+
+export interface Row {
+  system: SystemId;
+  label: string;
+  scale: string;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Server processes only. */
+  peakRssMb?: number;
+  failures: number;
+}
+
+export interface Check {
+  name: string;
+  /** The measured value (a ratio, MB or ms); NaN when not measured. */
+  value: number;
+  unit: "ratio" | "%" | "MB" | "ms";
+  target: string;
+  pass: boolean | "skipped";
+  /** Per-round values the median was taken over, or other detail. */
+  detail: string;
+}
+
+export interface Results {
+  date: string;
+  command: string;
+  machine: { cpus: number; cpuModel: string; memoryGb: number; node: string; postgres: string; database: string };
+  options: Omit<Options, "databaseUrl"> & { databaseUrl?: string };
+  datasets: { scale: string; tenants: number; rows: number; loadSeconds: number; tokens: number }[];
+  rows: Row[];
+  checks: Check[];
+  startup?: StartupResult;
+  samples: Sample[];
+  notes: string[];
+}
+
+function samplesOf(samples: Sample[], system: SystemId, scale: string) {
+  return samples.filter((s) => s.system === system && s.scale === scale).sort((a, b) => a.round - b.round);
+}
+
+export function summarize(samples: Sample[], peakRssMb: Map<string, number>): Row[] {
+  const keys = [...new Set(samples.map((s) => `${s.system}\u0000${s.scale}`))];
+  return keys.map((key) => {
+    const [system, scale] = key.split("\u0000") as [SystemId, string];
+    const mine = samplesOf(samples, system, scale);
+    return {
+      system,
+      label: SYSTEMS[system],
+      scale,
+      requestsPerSecond: median(mine.map((s) => s.requestsPerSecond)),
+      p50Ms: median(mine.map((s) => s.p50Ms)),
+      p99Ms: median(mine.map((s) => s.p99Ms)),
+      peakRssMb: peakRssMb.get(key),
+      failures: mine.reduce((sum, s) => sum + s.failures, 0),
+    };
+  });
+}
+
+/** Server processes are keyed like rows: system and scale. */
+export function serverKey(system: SystemId, scale: string) {
+  return `${system}\u0000${scale}`;
+}
+
+/** Per round, f(a, b) of the two systems' samples; the median and the list. */
+function pairedRatio(
+  samples: Sample[],
+  a: [SystemId, string],
+  b: [SystemId, string],
+  f: (a: Sample, b: Sample) => number,
+): { value: number; detail: string } {
+  const as = samplesOf(samples, ...a);
+  const bs = samplesOf(samples, ...b);
+  const values = as.flatMap((x) => {
+    const y = bs.find((s) => s.round === x.round);
+    return y ? [f(x, y)] : [];
+  });
+  return { value: median(values), detail: `per round: ${values.map((v) => v.toFixed(3)).join(", ") || "none"}` };
+}
+
+function check(name: string, measured: { value: number; detail: string }, unit: Check["unit"], target: string, ok: (v: number) => boolean): Check {
+  const pass = Number.isNaN(measured.value) ? "skipped" : ok(measured.value);
+  return { name, value: measured.value, unit, target, pass, detail: measured.detail };
+}
+
+export function checkTargets(samples: Sample[], rows: Row[], startup: StartupResult | undefined, large: string, small: string): Check[] {
+  const graphqlRss = rows.filter((r) => r.system === "graphql" && r.peakRssMb !== undefined);
+  const rss = Math.max(...graphqlRss.map((r) => r.peakRssMb!));
+  return [
+    check(
+      `GraphQL req/s ÷ baseline req/s (${large})`,
+      pairedRatio(samples, ["graphql", large], ["baseline", large], (g, b) => g.requestsPerSecond / b.requestsPerSecond),
+      "ratio",
+      "≥ 0.90",
+      (v) => v >= 0.9,
+    ),
+    check(
+      `GraphQL p99 ÷ baseline p99 (${large})`,
+      pairedRatio(samples, ["graphql", large], ["baseline", large], (g, b) => g.p99Ms / b.p99Ms),
+      "ratio",
+      "≤ 1.20",
+      (v) => v <= 1.2,
+    ),
+    check(
+      `RLS overhead: mean latency, policy ÷ superuser with tenant_id = $1, − 1 (${large})`,
+      pairedRatio(samples, ["rls-policy", large], ["rls-bypass", large], (p, s) => (p.meanMs! / s.meanMs! - 1) * 100),
+      "%",
+      "≤ 5%",
+      (v) => v <= 5,
+    ),
+    check(
+      `GraphQL p99 ${large} ÷ p99 ${small}`,
+      pairedRatio(samples, ["graphql", large], ["graphql", small], (l, s) => l.p99Ms / s.p99Ms),
+      "ratio",
+      "≤ 1.50",
+      (v) => v <= 1.5,
+    ),
+    check(
+      "GraphQL server peak RSS",
+      { value: graphqlRss.length ? rss : NaN, detail: graphqlRss.map((r) => `${r.scale}: ${r.peakRssMb!.toFixed(0)} MB`).join(", ") },
+      "MB",
+      "≤ 250 MB",
+      (v) => v <= 250,
+    ),
+    check(
+      "Restart to ready (median, wall clock)",
+      { value: startup?.medianRestartMs ?? NaN, detail: `runs: ${startup?.restartMs.map((v) => v.toFixed(0)).join(", ") ?? "none"} ms` },
+      "ms",
+      "< 3000 ms",
+      (v) => v < 3000,
+    ),
+    check(
+      "First start to ready (median, wall clock)",
+      { value: startup?.medianFirstStartMs ?? NaN, detail: `runs: ${startup?.firstStartMs.map((v) => v.toFixed(0)).join(", ") ?? "none"} ms` },
+      "ms",
+      "< 20000 ms",
+      (v) => v < 20000,
+    ),
+  ];
+}

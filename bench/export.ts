@@ -60,6 +60,8 @@ try {
     JWT_SECRET: secret,
     DATABASE_URL: db.ownerUrl,
     AUTH_DATABASE_URL: db.authUrl,
+    // e.g. --max-old-space-size=64: proves the export's live memory does not grow with the tenant.
+    ...(process.env.BENCH_SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS } : {}),
   });
   try {
     const idleMb = await server.peakRssMb();
@@ -76,8 +78,9 @@ try {
       "Written by `bench/export.ts` (`npm run bench:export`); do not edit by hand.",
       "",
       `- Date: ${new Date().toISOString()}`,
-      `- Command: \`${process.env.BENCH_EXPORT_ROWS ? `BENCH_EXPORT_ROWS=${rows} ` : ""}npm run bench:export\``,
+      `- Command: \`${process.env.BENCH_EXPORT_ROWS ? `BENCH_EXPORT_ROWS=${rows} ` : ""}${process.env.BENCH_SERVER_NODE_OPTIONS ? `BENCH_SERVER_NODE_OPTIONS="${process.env.BENCH_SERVER_NODE_OPTIONS}" ` : ""}npm run bench:export\``,
       `- Data: one tenant with ${fmt(rows)} tasks (loaded in ${loaded.seconds.toFixed(1)} s), 5 users, 5 projects; ${cluster.kind} PostgreSQL`,
+      `- Server Node options: ${process.env.BENCH_SERVER_NODE_OPTIONS ?? "(none)"}`,
       "",
       "| export | rows | seconds | rows/s | bytes sent | server peak RSS after, MB |",
       "| --- | --- | --- | --- | --- | --- |",

@@ -29,7 +29,8 @@ export interface EmbeddedServer {
 
 const SUPERUSER = "postgres";
 
-async function freePort(): Promise<number> {
+/** A TCP port on 127.0.0.1 that is free right now. */
+export async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const srv = createServer();
     srv.once("error", reject);

@@ -18,7 +18,11 @@ export function placeholderEnv(): Record<string, string> {
   };
 }
 
-function settings(ownerUrl: string, rootUrl?: string): Settings {
+/** graphile-migrate's settings: .gmrc, plus connections, role placeholders and (optionally) another folder or logger. */
+export function migrationSettings(
+  ownerUrl: string,
+  { rootUrl, migrationsFolder = join(ROOT_DIR, "migrations"), logger = quietLogger }: { rootUrl?: string; migrationsFolder?: string; logger?: Logger } = {},
+): Settings {
   const gmrc = JSON.parse(readFileSync(join(ROOT_DIR, ".gmrc"), "utf8"));
   delete gmrc["//"];
   const placeholders = Object.fromEntries(
@@ -29,9 +33,9 @@ function settings(ownerUrl: string, rootUrl?: string): Settings {
     connectionString: ownerUrl,
     // Only `reset` uses the root connection; migrate never does.
     rootConnectionString: rootUrl ?? ownerUrl.replace(/\/[^/?]*(\?|$)/, "/template1$1"),
-    migrationsFolder: join(ROOT_DIR, "migrations"),
+    migrationsFolder,
     placeholders,
-    logger: quietLogger,
+    logger,
   };
 }
 
@@ -65,7 +69,7 @@ export async function settled() {
 /** Applies every committed migration not yet applied, as the owner. */
 export async function runMigrations(ownerUrl: string) {
   try {
-    await migrate(settings(ownerUrl));
+    await migrate(migrationSettings(ownerUrl));
   } finally {
     lastCommandAt = Date.now();
   }
@@ -74,7 +78,7 @@ export async function runMigrations(ownerUrl: string) {
 /** Drops and recreates the database (superuser), then applies all migrations. */
 export async function resetDatabase(ownerUrl: string, rootUrl: string) {
   try {
-    await reset(settings(ownerUrl, rootUrl), false);
+    await reset(migrationSettings(ownerUrl, { rootUrl }), false);
   } finally {
     lastCommandAt = Date.now();
   }

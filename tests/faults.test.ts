@@ -5,14 +5,14 @@ import { spawn, type ChildProcess } from "node:child_process";
 import http from "node:http";
 import { randomBytes } from "node:crypto";
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Logger, migrate, type Settings } from "graphile-migrate";
 import { calculateHash } from "graphile-migrate/dist/hash.js";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { startEmbedded, type EmbeddedServer } from "../db/embedded.ts";
-import { placeholderEnv, ROOT_DIR, runMigrations, settled } from "../db/migrate.ts";
+import { freePort, startEmbedded, type EmbeddedServer } from "../db/embedded.ts";
+import { migrationSettings, ROOT_DIR, runMigrations, settled } from "../db/migrate.ts";
 import { ensureDatabase, ensureRoles, withClient, withDatabase } from "../db/setup.ts";
 import { ROLES } from "../server/config.ts";
 import { startApi } from "./helpers/api.ts";
@@ -24,17 +24,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const UNAVAILABLE_BODY = { errors: [{ message: "The database is unavailable; retry shortly.", extensions: { code: "UNAVAILABLE" } }] };
 // The sign-up client calls createTenant far more often than the default rate limit allows.
 const API_LIMITS = { RATE_LIMIT_LOGIN: "100000", RATE_LIMIT_SIGNUP: "100000" };
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const children = new Set<ChildProcess>();
 afterAll(() => {
@@ -449,18 +438,11 @@ describe("SIGTERM", () => {
 
 describe("a migration that fails half-way", () => {
   /** graphile-migrate's settings as db/migrate.ts builds them, with another migrations folder. */
-  function settings(ownerUrl: string, migrationsFolder: string, log: string[]): Settings {
-    const gmrc = JSON.parse(readFileSync(join(ROOT_DIR, ".gmrc"), "utf8"));
-    delete gmrc["//"];
-    return {
-      ...gmrc,
-      connectionString: ownerUrl,
-      rootConnectionString: ownerUrl.replace(/\/[^/?]*(\?|$)/, "/template1$1"),
+  const settings = (ownerUrl: string, migrationsFolder: string, log: string[]): Settings =>
+    migrationSettings(ownerUrl, {
       migrationsFolder,
-      placeholders: Object.fromEntries(Object.entries(placeholderEnv()).map(([k, v]) => [`:${k}`, v])),
       logger: new Logger(() => (level, message) => log.push(`${level}: ${message}`)),
-    };
-  }
+    });
 
   /** A copy of migrations/ plus new committed migrations, chained and hashed the way `graphile-migrate commit` writes them. */
   function migrationsWith(extra: { slug: string; body: string }[]) {

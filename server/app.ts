@@ -7,10 +7,11 @@ import { postgraphile } from "postgraphile";
 import { grafserv } from "postgraphile/grafserv/express/v4";
 import { AuthError, makeAuthenticator } from "./auth.ts";
 import type { Config } from "./config.ts";
-import { UNAVAILABLE } from "./errors.ts";
+import { makeAvailability } from "./availability.ts";
+import { sendError } from "./errors.ts";
 import { makeExportHandler } from "./export.ts";
 import { makePreset } from "./preset.ts";
-import { limitedMutations, makeRateLimiter } from "./rate-limit.ts";
+import { makeRateLimitMiddleware } from "./rate-limit.ts";
 import { useSetLocal } from "./set-local.ts";
 
 export interface App {
@@ -31,22 +32,10 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
     connectionTimeoutMillis: config.database.statementTimeoutMs + 5000,
   });
 
-  // While the database is unreachable (restart, outage), answer 503 with a
-  // retry hint instead of letting requests fail one by one; the first request
-  // after it is back (one shared probe at a time) reopens the gate.
-  let databaseDown = false;
-  let probe: Promise<boolean> | undefined;
-  const markDatabaseDown = () => {
-    databaseDown = true;
-  };
-  const databaseUp = () =>
-    (probe ??= pool
-      .query("select 1")
-      .then(() => true, () => false)
-      .finally(() => (probe = undefined)));
+  const availability = makeAvailability(pool);
   // A client that loses its connection must not crash the process.
   pool.on("error", (error) => {
-    markDatabaseDown();
+    availability.markDown();
     console.error(`[pool] idle client: ${error.message}`);
   });
   pool.on("connect", (client) => client.on("error", (error) => console.error(`[pool] client: ${error.message}`)));
@@ -55,7 +44,7 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
   // A KeyObject, not a string: jsonwebtoken would otherwise rebuild the key on every verify.
   const jwtKey = createSecretKey(Buffer.from(config.jwt.secret, "utf8"));
   const pgSettingsFor = makeAuthenticator(config.jwt, jwtKey);
-  const pgl = postgraphile(makePreset(config, pool, jwtKey, superuserUrl, markDatabaseDown));
+  const pgl = postgraphile(makePreset(config, pool, jwtKey, superuserUrl, availability.markDown));
   const serv = pgl.createServ(grafserv);
 
   const app = express();
@@ -85,64 +74,34 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
     }
   });
 
-  const available: express.RequestHandler = async (_req, res, next) => {
-    if (!databaseDown || (await databaseUp())) {
-      databaseDown = false;
-      return next();
-    }
-    res
-      .status(503)
-      .set("Retry-After", "2")
-      .json({ errors: [{ message: UNAVAILABLE.message, extensions: { code: UNAVAILABLE.code } }] });
-  };
-
   const authenticate: express.RequestHandler = (req, res, next) => {
     try {
       req.pgSettings = pgSettingsFor(req.headers.authorization);
       next();
     } catch (error) {
       if (!(error instanceof AuthError)) return next(error);
-      res
-        .status(401)
-        .set("WWW-Authenticate", `Bearer error="invalid_token"`)
-        .json({ errors: [{ message: error.message, extensions: { code: error.code } }] });
+      sendError(res, 401, error.code, error.message, { "WWW-Authenticate": `Bearer error="invalid_token"` });
     }
-  };
-  // Bodies are read here (grafserv uses req.body when it is set), so that the
-  // rate limiter can see which mutations a request calls.
-  const limited = new Set(Object.keys(config.rateLimits));
-  const take = makeRateLimiter(config.rateLimits);
-  const rateLimit: express.RequestHandler = (req, res, next) => {
-    const query = typeof req.body === "string" ? req.body : req.body?.query;
-    if (typeof query !== "string") return next();
-    for (const mutation of limitedMutations(query, limited)) {
-      const wait = take(req.ip ?? "unknown", mutation);
-      if (wait) {
-        return res
-          .status(429)
-          .set("Retry-After", String(wait))
-          .json({ errors: [{ message: `Too many ${mutation} attempts; retry in ${wait} s.`, extensions: { code: "RATE_LIMITED" } }] });
-      }
-    }
-    next();
   };
   const bodyError: express.ErrorRequestHandler = (error, _req, res, next) => {
     const status = (error as { status?: number }).status;
-    if (status === 413) return res.status(413).json({ errors: [{ message: "The request body is too large.", extensions: { code: "TOO_LARGE" } }] });
-    if (status === 400) return res.status(400).json({ errors: [{ message: "The request body is not valid JSON.", extensions: { code: "BAD_REQUEST" } }] });
+    if (status === 413) return sendError(res, 413, "TOO_LARGE", "The request body is too large.");
+    if (status === 400) return sendError(res, 400, "BAD_REQUEST", "The request body is not valid JSON.");
     next(error);
   };
+  // Bodies are read here (grafserv uses req.body when it is set), so that the
+  // rate limiter can see which mutations a request calls.
   const bodyLimit = "100kb";
   app.use(
     "/graphql",
-    available,
+    availability.gate,
     express.json({ limit: bodyLimit }),
     express.text({ type: "application/graphql", limit: bodyLimit }),
     bodyError,
     authenticate,
-    rateLimit,
+    makeRateLimitMiddleware(config.rateLimits),
   );
-  app.get("/export", available, authenticate, makeExportHandler(pool, markDatabaseDown));
+  app.get("/export", availability.gate, authenticate, makeExportHandler(pool, availability.markDown));
 
   const server = createServer(app);
   await serv.addTo(app, server);

@@ -1,5 +1,6 @@
 // What a client sees when something goes wrong: a message and a stable code
 // in `extensions.code`, never SQL, stack traces or internal names.
+import type { Response } from "express";
 import { randomUUID } from "node:crypto";
 import { GraphQLError } from "postgraphile/graphql";
 
@@ -83,4 +84,9 @@ export function makeMaskError(development: boolean, onUnavailable: () => void = 
     console.error(`[error ${id}]`, original);
     return replace(error, `An internal error occurred (reference ${id}).`, { code: "INTERNAL", errorId: id, ...detail });
   };
+}
+
+/** An HTTP error outside GraphQL execution, in the same shape: `{"errors":[{"message","extensions":{"code"}}]}`. */
+export function sendError(res: Response, status: number, code: string, message: string, headers: Record<string, string> = {}) {
+  res.status(status).set(headers).json({ errors: [{ message, extensions: { code } }] });
 }

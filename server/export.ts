@@ -18,7 +18,7 @@ import type { Writable } from "node:stream";
 import { createGzip } from "node:zlib";
 import type pg from "pg";
 import { ROLES } from "./config.ts";
-import { isUnavailable, UNAVAILABLE } from "./errors.ts";
+import { isUnavailable, sendError, UNAVAILABLE } from "./errors.ts";
 import { PGSETTINGS_STATEMENT } from "./set-local.ts";
 
 export const EXPORT_FORMAT = "multi-tenant-saas/export";
@@ -65,16 +65,12 @@ async function write(out: Writable, chunk: string) {
   if (!out.write(chunk)) await once(out, "drain");
 }
 
-function refuse(res: Response, status: number, code: string, message: string) {
-  res.status(status).json({ errors: [{ message, extensions: { code } }] });
-}
-
 /** Express handler; expects `req.pgSettings` from the auth middleware. */
 export function makeExportHandler(pool: pg.Pool, onDatabaseUnavailable: () => void = () => {}) {
   return async function exportTenant(req: Request, res: Response) {
     const settings = req.pgSettings!;
-    if (settings.role === ROLES.anonymous) return refuse(res, 401, "UNAUTHENTICATED", "Log in as a tenant admin to export.");
-    if (settings.role !== ROLES.admin) return refuse(res, 403, "FORBIDDEN", "Only tenant admins may export their tenant.");
+    if (settings.role === ROLES.anonymous) return sendError(res, 401, "UNAUTHENTICATED", "Log in as a tenant admin to export.");
+    if (settings.role !== ROLES.admin) return sendError(res, 403, "FORBIDDEN", "Only tenant admins may export their tenant.");
 
     let client: pg.PoolClient;
     try {
@@ -82,7 +78,7 @@ export function makeExportHandler(pool: pg.Pool, onDatabaseUnavailable: () => vo
     } catch (error) {
       if (!isUnavailable(error as Error)) throw error;
       onDatabaseUnavailable();
-      return res.status(503).set("Retry-After", "2").json({ errors: [{ message: UNAVAILABLE.message, extensions: { code: UNAVAILABLE.code } }] });
+      return sendError(res, 503, UNAVAILABLE.code, UNAVAILABLE.message, { "Retry-After": "2" });
     }
     let aborted = false;
     res.on("close", () => (aborted = !res.writableFinished));
@@ -95,7 +91,7 @@ export function makeExportHandler(pool: pg.Pool, onDatabaseUnavailable: () => vo
         `select app_public.schema_version() as "schemaVersion", transaction_timestamp() as "exportedAt",
                 (select json_build_object('id', id, 'slug', slug) from app_public.tenants) as tenant`,
       );
-      if (!meta.tenant) return refuse(res, 404, "NOT_FOUND", "The tenant no longer exists.");
+      if (!meta.tenant) return sendError(res, 404, "NOT_FOUND", "The tenant no longer exists.");
 
       const gzip = /\bgzip\b/.test(String(req.headers["accept-encoding"] ?? ""));
       res.status(200).set({
@@ -139,7 +135,7 @@ export function makeExportHandler(pool: pg.Pool, onDatabaseUnavailable: () => vo
       out.end();
     } catch (error) {
       await client.query("rollback").catch(() => {});
-      if (!res.headersSent) return refuse(res, 500, "INTERNAL", "The export failed.");
+      if (!res.headersSent) return sendError(res, 500, "INTERNAL", "The export failed.");
       // Mid-stream: the missing "end" line tells the reader the file is incomplete.
       console.error("[export] failed mid-stream:", (error as Error).message);
       res.destroy();

@@ -2,7 +2,9 @@
 // (password guessing) and `createTenant` (sign-up spam). Fixed one-minute
 // windows per client address and mutation, kept in this process's memory:
 // behind several server processes or a proxy, put the same limit there too.
+import type { RequestHandler } from "express";
 import { Kind, OperationTypeNode, parse } from "postgraphile/graphql";
+import { sendError } from "./errors.ts";
 
 const WINDOW_MS = 60_000;
 const MENTIONS = /\b(login|createTenant)\b/;
@@ -42,5 +44,22 @@ export function makeRateLimiter(perMinute: Readonly<Record<string, number>>, now
     if (w.count >= perMinute[mutation]) return Math.ceil((w.start + WINDOW_MS - t) / 1000);
     w.count += 1;
     return 0;
+  };
+}
+
+/** Express middleware for /graphql; needs the parsed body (JSON, or the query as text). */
+export function makeRateLimitMiddleware(perMinute: Readonly<Record<string, number>>): RequestHandler {
+  const limited = new Set(Object.keys(perMinute));
+  const take = makeRateLimiter(perMinute);
+  return (req, res, next) => {
+    const query = typeof req.body === "string" ? req.body : req.body?.query;
+    if (typeof query !== "string") return next();
+    for (const mutation of limitedMutations(query, limited)) {
+      const wait = take(req.ip ?? "unknown", mutation);
+      if (wait) {
+        return sendError(res, 429, "RATE_LIMITED", `Too many ${mutation} attempts; retry in ${wait} s.`, { "Retry-After": String(wait) });
+      }
+    }
+    next();
   };
 }

@@ -302,11 +302,11 @@ describe("request limits", () => {
 
   it("more root fields than MAX_ROOT_FIELDS (alias batching) are refused: 21 logins in one document run no bcrypt", async () => {
     const logins = Array.from({ length: 21 }, (_, i) => `l${i}: login(input: {tenantSlug: "acme", email: "alice@acme.test", password: "guess${i}"}) { result }`);
-    const started = Date.now();
-    const { body } = await api.graphql(`mutation { ${logins.join(" ")} }`);
+    const { status, body } = await api.graphql(`mutation { ${logins.join(" ")} }`);
+    // A validation error: the operation is never executed (no data, not even nulls).
+    expect(status).toBe(400);
     expect(body.errors![0].extensions).toMatchObject({ code: "TOO_MANY_ROOT_FIELDS" });
     expect(body.data).toBeUndefined();
-    expect(Date.now() - started).toBeLessThan(21 * 50); // not 21 bcrypt comparisons
   });
 
   it("an operation selecting more than MAX_QUERY_FIELDS fields is refused", async () => {
@@ -380,9 +380,7 @@ describe("statement timeout", () => {
       await c.query(`grant execute on function app_public.slow() to ${ROLES.anonymous}`);
     });
     const slowApi = await startApi(slowDb, { STATEMENT_TIMEOUT: "200" });
-    const started = Date.now();
     const { body } = await slowApi.graphql("{ slow }");
-    expect(Date.now() - started).toBeLessThan(4000);
     expect(body.errors![0]).toMatchObject({ message: "The request took too long and was cancelled.", extensions: { code: "TIMEOUT" } });
     expect((await slowApi.graphql("{ currentUser { email } }")).body.data).toEqual({ currentUser: null });
   });

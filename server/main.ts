@@ -22,7 +22,9 @@ function banner(config: Config, url: string, demo: "loaded" | "present" | "absen
     const login = JSON.stringify({
       query: `mutation { login(input: {tenantSlug: "${t.slug}", email: "${t.users[0].email}", password: "${DEMO_PASSWORD}"}) { result } }`,
     });
-    const query = JSON.stringify({ query: "{ currentTenant { name } users { nodes { email role } } }" });
+    const query = JSON.stringify({
+      query: "{ currentTenant { name } users { nodes { email role } } tasks(orderBy: TITLE_ASC) { nodes { title status assignee { name } } } }",
+    });
     lines.push(
       "",
       "Log in and run a query:",

@@ -8,7 +8,8 @@ import { grafserv } from "postgraphile/grafserv/express/v4";
 import { AuthError, makeAuthenticator } from "./auth.ts";
 import type { Config } from "./config.ts";
 import { makeAvailability } from "./availability.ts";
-import { sendError } from "./errors.ts";
+import { makeClaimsCheck } from "./claims-check.ts";
+import { isUnavailable, sendError, UNAVAILABLE } from "./errors.ts";
 import { makeExportHandler } from "./export.ts";
 import { makePreset } from "./preset.ts";
 import { makeRateLimitMiddleware } from "./rate-limit.ts";
@@ -74,14 +75,26 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
     }
   });
 
-  const authenticate: express.RequestHandler = (req, res, next) => {
+  const claimsAreCurrent = makeClaimsCheck(pool);
+  const authenticate: express.RequestHandler = async (req, res, next) => {
+    const refuse = (code: string, message: string) =>
+      sendError(res, 401, code, message, { "WWW-Authenticate": `Bearer error="invalid_token"` });
+    let settings;
     try {
-      req.pgSettings = pgSettingsFor(req.headers.authorization);
-      next();
+      settings = pgSettingsFor(req.headers.authorization);
     } catch (error) {
       if (!(error instanceof AuthError)) return next(error);
-      sendError(res, 401, error.code, error.message, { "WWW-Authenticate": `Bearer error="invalid_token"` });
+      return refuse(error.code, error.message);
     }
+    try {
+      if (!(await claimsAreCurrent(settings))) return refuse("INVALID_TOKEN", "The token no longer matches its account.");
+    } catch (error) {
+      if (!isUnavailable(error as Error)) return next(error);
+      availability.markDown();
+      return sendError(res, 503, UNAVAILABLE.code, UNAVAILABLE.message, { "Retry-After": "2" });
+    }
+    req.pgSettings = settings;
+    next();
   };
   const bodyError: express.ErrorRequestHandler = (error, _req, res, next) => {
     const status = (error as { status?: number }).status;

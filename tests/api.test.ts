@@ -259,6 +259,57 @@ describe("tokens", () => {
   });
 });
 
+describe("tokens checked against the database on every request", () => {
+  const expectRefused = async (token: string) => {
+    const { status, body } = await api.graphql(USERS, {}, token);
+    expect(status).toBe(401);
+    expect(body).toEqual({ errors: [{ message: "The token no longer matches its account.", extensions: { code: "INVALID_TOKEN" } }] });
+  };
+
+  it("a correctly signed token naming a tenant its user does not belong to gets 401 and no data", async () => {
+    await expectRefused(sign({ ...validClaims(), tenant_id: world.tenants.B.id }));
+  });
+
+  it("a correctly signed token claiming admin for a member gets 401", async () => {
+    await expectRefused(sign({ sub: world.memberA.id, user_id: world.memberA.id, tenant_id: world.tenants.A.id, role: "admin" }));
+  });
+
+  it("a removed user, and a demoted admin, lose access on their very next request", async () => {
+    const signup = await api.graphql(CREATE_TENANT, { name: "Vandelay", slug: "vandelay", email: "art@vandelay.test", password: "password123" });
+    const ownerToken = signup.body.data!.createTenant.result as string;
+    const tenantId = (jwt.decode(ownerToken) as jwt.JwtPayload).tenant_id;
+    const ids = await withClient(db.ownerUrl, async (c) => {
+      const make = (email: string, role: string) =>
+        c.query("select (app_private.create_user($1, $2, 'X', $3, 'password123')).id", [tenantId, email, role]).then((r) => r.rows[0].id);
+      return { leaving: await make("leaving@vandelay.test", "member"), demoted: await make("demoted@vandelay.test", "admin") };
+    });
+    const leaving = await api.login("vandelay", "leaving@vandelay.test", "password123");
+    const demoted = await api.login("vandelay", "demoted@vandelay.test", "password123");
+    expect((await api.graphql(USERS, {}, leaving)).status).toBe(200);
+    expect((await api.graphql(USERS, {}, demoted)).status).toBe(200);
+
+    const removed = await api.graphql(
+      `mutation($t: UUID!, $id: UUID!) { deleteUser(input: {tenantId: $t, rowId: $id}) { user { email } } }`,
+      { t: tenantId, id: ids.leaving },
+      ownerToken,
+    );
+    expect(removed.body.errors).toBeUndefined();
+    const changed = await api.graphql(
+      `mutation($t: UUID!, $id: UUID!) { updateUser(input: {tenantId: $t, rowId: $id, patch: {role: member}}) { user { role } } }`,
+      { t: tenantId, id: ids.demoted },
+      ownerToken,
+    );
+    expect(changed.body.data!.updateUser.user).toEqual({ role: "member" });
+
+    await expectRefused(leaving);
+    await expectRefused(demoted);
+    // Logging in again gives the demoted user a member's token, which works.
+    const again = await api.login("vandelay", "demoted@vandelay.test", "password123");
+    expect((jwt.decode(again) as jwt.JwtPayload).role).toBe("member");
+    expect((await api.graphql(USERS, {}, again)).status).toBe(200);
+  });
+});
+
 describe("errors", () => {
   it("in development, a masked database error keeps its code and adds the detail", async () => {
     const dev = await startApi(db, { NODE_ENV: "development", DATA_DIR: "/nonexistent" });

@@ -125,6 +125,7 @@ describe("functions", () => {
       [APP_SCHEMAS],
     );
     expect(definers.map((d) => d.name).sort()).toEqual([
+      "app_private.claims_are_current(uuid,uuid,text)",
       "app_public.create_tenant(text,text,text,text)",
       "app_public.delete_tenant(text)",
       "app_public.login(text,text,text)",

@@ -12,6 +12,7 @@ const REQUEST_ROLES = [
   { name: "anonymous", role: ROLES.anonymous, who: "requests without a token" },
   { name: "member", role: ROLES.member, who: "a token with role `member`" },
   { name: "admin", role: ROLES.admin, who: "a token with role `admin`" },
+  { name: "operator", role: ROLES.operator, who: "a platform operator's token (tenant rows only with the X-Operator-Tenant header)" },
 ];
 const COMMANDS = ["SELECT", "INSERT", "UPDATE", "DELETE"] as const;
 const POLCMD: Record<(typeof COMMANDS)[number], string> = { SELECT: "r", INSERT: "a", UPDATE: "w", DELETE: "d" };

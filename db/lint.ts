@@ -32,7 +32,7 @@ export const GLOBAL_TABLES: readonly string[] = ["app_public.tenants"];
 export const APP_SCHEMAS: readonly string[] = ["app_public", "app_private"];
 
 /** The roles a request runs as (admin is a member of member and inherits its grants). */
-const REQUEST_ROLES = [ROLES.anonymous, ROLES.member, ROLES.admin];
+const REQUEST_ROLES = [ROLES.anonymous, ROLES.member, ROLES.admin, ROLES.operator];
 
 type Row = Record<string, any>;
 

@@ -15,6 +15,7 @@ export function placeholderEnv(): Record<string, string> {
     DATABASE_ANONYMOUS: ROLES.anonymous,
     DATABASE_MEMBER: ROLES.member,
     DATABASE_ADMIN: ROLES.admin,
+    DATABASE_OPERATOR: ROLES.operator,
   };
 }
 

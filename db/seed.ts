@@ -1,6 +1,7 @@
 // Demo data, loaded on the first start in development: two tenants, each
 // with an admin and a member (same demo password), and a project with three
-// tasks (one assigned to the member, one done) and a comment by the member.
+// tasks (one assigned to the member, one done) and a comment by the member;
+// and one platform operator.
 import { withClient } from "./setup.ts";
 
 export const DEMO_PASSWORD = "demo-password";
@@ -28,6 +29,9 @@ export const DEMO_TENANTS = [
   },
 ] as const;
 
+/** A platform operator (not a user of any tenant), with the same demo password. */
+export const DEMO_OPERATOR = { email: "ops@platform.test", name: "Olivia (operator)" } as const;
+
 /** Loads the demo tenants as the owner, through the same functions onboarding uses. */
 export async function seedDemoData(ownerUrl: string) {
   await withClient(ownerUrl, async (client) => {
@@ -35,7 +39,7 @@ export async function seedDemoData(ownerUrl: string) {
     for (const tenant of DEMO_TENANTS) {
       const [admin, ...others] = tenant.users;
       const { rows } = await client.query<{ tenant_id: string }>(
-        "select tenant_id from app_public.create_tenant($1, $2, $3, $4)",
+        "select (access_token).tenant_id from app_public.create_tenant($1, $2, $3, $4)",
         [tenant.name, tenant.slug, admin.email, DEMO_PASSWORD],
       );
       const tenantId = rows[0].tenant_id;
@@ -68,6 +72,7 @@ export async function seedDemoData(ownerUrl: string) {
       await client.query("insert into app_public.comments (task_id, body) values ($1, 'On it.')", [task.id]);
       await client.query("select set_config('jwt.claims.user_id', '', true)");
     }
+    await client.query("select app_private.create_operator($1, $2, $3)", [DEMO_OPERATOR.email, DEMO_OPERATOR.name, DEMO_PASSWORD]);
     await client.query("commit");
   });
 }

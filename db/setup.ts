@@ -30,7 +30,7 @@ export async function withClient<T>(url: string, fn: (client: pg.Client) => Prom
  * - owner: owns every object and runs migrations; not a superuser;
  * - authenticator: the only role the API logs in as (NOINHERIT: it has no
  *   rights of its own until a request switches role);
- * - anonymous, member, admin: the request roles (no BYPASSRLS; admin
+ * - anonymous, member, admin, operator: the request roles (no BYPASSRLS; admin
  *   inherits member). NOLOGIN, unless `requestRolesLogin` (Citus opens its
  *   worker connections as the current role; give them no password and let
  *   pg_hba admit them only from the cluster's nodes).
@@ -56,6 +56,7 @@ export async function ensureRoles(
       [ROLES.anonymous]: `${requestLogin} inherit ${base}`,
       [ROLES.member]: `${requestLogin} inherit ${base}`,
       [ROLES.admin]: `${requestLogin} inherit ${base}`,
+      [ROLES.operator]: `${requestLogin} inherit ${base}`,
     };
     for (const [role, attrs] of Object.entries(attributes)) {
       // Two sessions may race to create the same role; the loser just alters it.
@@ -67,7 +68,7 @@ export async function ensureRoles(
       await client.query(`alter role ${id(role)} with ${attrs}`);
     }
     await client.query(
-      `grant ${id(ROLES.anonymous)}, ${id(ROLES.member)}, ${id(ROLES.admin)} to ${id(ROLES.authenticator)}`,
+      `grant ${id(ROLES.anonymous)}, ${id(ROLES.member)}, ${id(ROLES.admin)}, ${id(ROLES.operator)} to ${id(ROLES.authenticator)}`,
     );
     await client.query(`grant ${id(ROLES.member)} to ${id(ROLES.admin)}`);
   });

@@ -5,10 +5,10 @@ import { createServer, type Server } from "node:http";
 import pg from "pg";
 import { postgraphile } from "postgraphile";
 import { grafserv } from "postgraphile/grafserv/express/v4";
-import { AuthError, makeAuthenticator } from "./auth.ts";
+import { AuthError, makeAuthenticator, OPERATOR_TENANT_HEADER } from "./auth.ts";
 import type { Config } from "./config.ts";
 import { makeAvailability } from "./availability.ts";
-import { makeClaimsCheck } from "./claims-check.ts";
+import { makeClaimsCheck, type RequestSummary } from "./claims-check.ts";
 import { isUnavailable, sendError, UNAVAILABLE } from "./errors.ts";
 import { makeExportHandler } from "./export.ts";
 import { makePreset } from "./preset.ts";
@@ -19,6 +19,17 @@ export interface App {
   server: Server;
   /** Stops accepting connections, waits for requests in flight (up to `timeoutMs`), releases the pool. */
   close(timeoutMs?: number): Promise<void>;
+}
+
+/** What an operator's request into a tenant is audited as: the endpoint and the GraphQL operation (its start). */
+function summarize(req: express.Request): RequestSummary {
+  const body = typeof req.body === "string" ? { query: req.body } : (req.body ?? {});
+  return {
+    method: req.method,
+    path: req.path === "/" ? req.baseUrl : req.baseUrl + req.path,
+    ...(typeof body.operationName === "string" ? { operationName: body.operationName.slice(0, 200) } : {}),
+    ...(typeof body.query === "string" ? { query: body.query.slice(0, 1000) } : {}),
+  };
 }
 
 export async function createApp(config: Config, authUrl: string, superuserUrl?: string): Promise<App> {
@@ -81,13 +92,17 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
       sendError(res, 401, code, message, { "WWW-Authenticate": `Bearer error="invalid_token"` });
     let settings;
     try {
-      settings = pgSettingsFor(req.headers.authorization);
+      const operatorTenant = req.headers[OPERATOR_TENANT_HEADER];
+      settings = pgSettingsFor(req.headers.authorization, Array.isArray(operatorTenant) ? operatorTenant.join(",") : operatorTenant);
     } catch (error) {
       if (!(error instanceof AuthError)) return next(error);
+      if (error.status === 403) return sendError(res, 403, error.code, error.message);
       return refuse(error.code, error.message);
     }
     try {
-      if (!(await claimsAreCurrent(settings))) return refuse("INVALID_TOKEN", "The token no longer matches its account.");
+      if (!(await claimsAreCurrent(settings, () => summarize(req)))) {
+        return refuse("INVALID_TOKEN", "The token no longer matches its account or session.");
+      }
     } catch (error) {
       if (!isUnavailable(error as Error)) return next(error);
       availability.markDown();

@@ -11,6 +11,8 @@ export const ROLES = {
   anonymous: "mts_anonymous",
   member: "mts_member",
   admin: "mts_admin",
+  /** Platform operators (not users of any tenant). */
+  operator: "mts_operator",
 } as const;
 
 /** The JWT `role` claim (an application role) → the database role a request switches to. */
@@ -68,7 +70,7 @@ export interface Config {
     introspection: boolean;
   };
   /** Calls per minute per client address of the mutations anyone may call. */
-  rateLimits: { login: number; createTenant: number };
+  rateLimits: { login: number; operatorLogin: number; acceptInvitation: number; createTenant: number };
 }
 
 export class ConfigError extends Error {
@@ -196,6 +198,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (problems.length) throw new ConfigError(problems);
   const stored = wanted.length ? loadStoredSecrets(dataDir, wanted) : {};
 
+  const loginLimit = parsePositiveInt(env.RATE_LIMIT_LOGIN, "RATE_LIMIT_LOGIN", 30, problems);
   const config: Config = {
     env: nodeEnv,
     isProduction,
@@ -221,7 +224,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       secret: jwtSecretFromEnv || stored.jwtSecret || "",
       audience: env.JWT_AUDIENCE || "multi-tenant-saas",
       issuer: env.JWT_ISSUER || "multi-tenant-saas",
-      expiresInSeconds: parsePositiveInt(env.JWT_EXPIRES_IN, "JWT_EXPIRES_IN", 3600, problems),
+      expiresInSeconds: parsePositiveInt(env.JWT_EXPIRES_IN, "JWT_EXPIRES_IN", 900, problems),
     },
     demoData: parseBool(env.DEMO_DATA, "DEMO_DATA", !isProduction, problems),
     graphiql: parseBool(env.GRAPHIQL, "GRAPHIQL", !isProduction, problems),
@@ -232,7 +235,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       introspection: parseBool(env.INTROSPECTION, "INTROSPECTION", !isProduction, problems),
     },
     rateLimits: {
-      login: parsePositiveInt(env.RATE_LIMIT_LOGIN, "RATE_LIMIT_LOGIN", 30, problems),
+      login: loginLimit,
+      // Operator logins and invitation acceptance cost a bcrypt hash too.
+      operatorLogin: loginLimit,
+      acceptInvitation: loginLimit,
       createTenant: parsePositiveInt(env.RATE_LIMIT_SIGNUP, "RATE_LIMIT_SIGNUP", 10, problems),
     },
   };

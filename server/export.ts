@@ -70,7 +70,10 @@ export function makeExportHandler(pool: pg.Pool, onDatabaseUnavailable: () => vo
   return async function exportTenant(req: Request, res: Response) {
     const settings = req.pgSettings!;
     if (settings.role === ROLES.anonymous) return sendError(res, 401, "UNAUTHENTICATED", "Log in as a tenant admin to export.");
-    if (settings.role !== ROLES.admin) return sendError(res, 403, "FORBIDDEN", "Only tenant admins may export their tenant.");
+    const operatorInTenant = settings.role === ROLES.operator && !!settings["jwt.claims.tenant_id"];
+    if (settings.role !== ROLES.admin && !operatorInTenant) {
+      return sendError(res, 403, "FORBIDDEN", "Only tenant admins (or an operator naming the tenant) may export a tenant.");
+    }
 
     let client: pg.PoolClient;
     try {
@@ -89,7 +92,7 @@ export function makeExportHandler(pool: pg.Pool, onDatabaseUnavailable: () => vo
       const tables = await exportTables(client);
       const { rows: [meta] } = await client.query(
         `select app_public.schema_version() as "schemaVersion", transaction_timestamp() as "exportedAt",
-                (select json_build_object('id', id, 'slug', slug) from app_public.tenants) as tenant`,
+                (select json_build_object('id', id, 'slug', slug) from app_public.tenants where id = app_public.current_tenant_id()) as tenant`,
       );
       if (!meta.tenant) return sendError(res, 404, "NOT_FOUND", "The tenant no longer exists.");
 

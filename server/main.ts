@@ -1,7 +1,7 @@
 // `npm start`: database (embedded unless configured otherwise), migrations,
 // demo data on first start, then the API. Shuts down in order on SIGTERM/SIGINT.
 import { openDatabase } from "../db/database.ts";
-import { DEMO_PASSWORD, DEMO_TENANTS, hasDemoData, seedDemoData } from "../db/seed.ts";
+import { DEMO_OPERATOR, DEMO_PASSWORD, DEMO_TENANTS, hasDemoData, seedDemoData } from "../db/seed.ts";
 import { ConfigError, loadConfig, type Config } from "./config.ts";
 
 function banner(config: Config, url: string, demo: "loaded" | "present" | "absent") {
@@ -17,10 +17,11 @@ function banner(config: Config, url: string, demo: "loaded" | "present" | "absen
     for (const t of DEMO_TENANTS) {
       lines.push(`  tenant ${t.slug}: ${t.users.map((u) => `${u.email} (${u.role})`).join(", ")}`);
     }
-    lines.push(`  password for every demo user: ${DEMO_PASSWORD}`);
+    lines.push(`  platform operator (operatorLogin): ${DEMO_OPERATOR.email}`);
+    lines.push(`  password for every demo account: ${DEMO_PASSWORD}`);
     const [t] = DEMO_TENANTS;
     const login = JSON.stringify({
-      query: `mutation { login(input: {tenantSlug: "${t.slug}", email: "${t.users[0].email}", password: "${DEMO_PASSWORD}"}) { result } }`,
+      query: `mutation { login(input: {tenantSlug: "${t.slug}", email: "${t.users[0].email}", password: "${DEMO_PASSWORD}"}) { result { accessToken } } }`,
     });
     const query = JSON.stringify({
       query: "{ currentTenant { name } users { nodes { email role } } tasks(orderBy: TITLE_ASC) { nodes { title status assignee { name } } } }",
@@ -28,7 +29,7 @@ function banner(config: Config, url: string, demo: "loaded" | "present" | "absen
     lines.push(
       "",
       "Log in and run a query:",
-      `  TOKEN=$(curl -s ${url}/graphql -H 'content-type: application/json' -d '${login}' | sed -E 's/.*"result":"([^"]+)".*/\\1/') && \\`,
+      `  TOKEN=$(curl -s ${url}/graphql -H 'content-type: application/json' -d '${login}' | sed -E 's/.*"accessToken":"([^"]+)".*/\\1/') && \\`,
       `  curl -s ${url}/graphql -H 'content-type: application/json' -H "authorization: Bearer $TOKEN" -d '${query}'`,
     );
   }

@@ -10,6 +10,7 @@ import { ANONYMOUS_SETTINGS, type PgSettings } from "./auth.ts";
 import type { Config } from "./config.ts";
 import { makeMaskError } from "./errors.ts";
 import { makeLimitsPlugin } from "./limits.ts";
+import { NullResultErrorsPlugin } from "./null-result-errors.ts";
 
 declare global {
   namespace Express {
@@ -30,7 +31,7 @@ export function makePreset(
   const watch = config.env === "development" && !!superuserUrl;
   return {
     extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, PostGraphileConnectionFilterPreset],
-    plugins: [makeLimitsPlugin(config.limits)],
+    plugins: [makeLimitsPlugin(config.limits), NullResultErrorsPlugin],
     pgServices: [
       makePgService({
         pool,

@@ -1,5 +1,6 @@
-// Rate limits for the mutations anyone may call without a token: `login`
-// (password guessing) and `createTenant` (sign-up spam). Fixed one-minute
+// Rate limits for the mutations anyone may call without a token: `login`,
+// `operatorLogin` and `acceptInvitation` (password guessing, bcrypt cost)
+// and `createTenant` (sign-up spam). Fixed one-minute
 // windows per client address and mutation, kept in this process's memory:
 // behind several server processes or a proxy, put the same limit there too.
 import type { RequestHandler } from "express";
@@ -7,7 +8,7 @@ import { Kind, OperationTypeNode, parse } from "postgraphile/graphql";
 import { sendError } from "./errors.ts";
 
 const WINDOW_MS = 60_000;
-const MENTIONS = /\b(login|createTenant)\b/;
+const MENTIONS = /\b(login|operatorLogin|createTenant|acceptInvitation)\b/;
 
 /** The limited mutations a GraphQL document calls (field names, not aliases). */
 export function limitedMutations(query: string, limited: ReadonlySet<string>): string[] {

@@ -15,7 +15,10 @@ export interface TestApi {
   config: Config;
   /** POSTs a GraphQL request; `auth` is a token or a whole Authorization header value via { header }. */
   graphql(query: string, variables?: Record<string, unknown>, auth?: string | { header: string }): Promise<GraphQLResponse>;
+  /** Logs in and returns the access token. */
   login(slug: string, email: string, password: string): Promise<string>;
+  /** Logs in and returns both tokens. */
+  loginTokens(slug: string, email: string, password: string): Promise<{ accessToken: string; refreshToken: string }>;
 }
 
 /** Starts the API (closed after the file's tests). `env` adds to a test environment. */
@@ -43,15 +46,15 @@ export async function startApi(db: TestDatabase, env: Record<string, string> = {
     return { status: res.status, body: await res.json() } as GraphQLResponse;
   }
 
-  async function login(slug: string, email: string, password: string) {
+  async function loginTokens(slug: string, email: string, password: string) {
     const { body } = await graphql(
-      "mutation($slug: String!, $email: String!, $password: String!) { login(input: {tenantSlug: $slug, email: $email, password: $password}) { result } }",
+      "mutation($slug: String!, $email: String!, $password: String!) { login(input: {tenantSlug: $slug, email: $email, password: $password}) { result { accessToken refreshToken } } }",
       { slug, email, password },
     );
-    const token = body.data?.login?.result;
-    if (typeof token !== "string") throw new Error(`login failed: ${JSON.stringify(body)}`);
-    return token;
+    const tokens = body.data?.login?.result;
+    if (typeof tokens?.accessToken !== "string") throw new Error(`login failed: ${JSON.stringify(body)}`);
+    return tokens as { accessToken: string; refreshToken: string };
   }
 
-  return { url, config, graphql, login };
+  return { url, config, graphql, login: async (...args) => (await loginTokens(...args)).accessToken, loginTokens };
 }

@@ -6,6 +6,8 @@ export interface claims_are_current_params {
   tenant_id: string;
 
   role: string;
+
+  session_id: string;
 }
 
 /** Return type for claims_are_current */

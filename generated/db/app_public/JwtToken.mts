@@ -2,13 +2,13 @@
 
 /**
  * Represents the compositeType app_public.jwt_token
- * The claims of an access token. The API signs it (HS256) and adds iat, exp, aud and iss.
+ * The claims of an access token. The API signs it (HS256) and adds iat, exp, aud and iss. A user's token has role, sub, user_id, tenant_id and session_id; an operator's has role operator, sub and operator_id.
  */
 export default interface JwtToken {
-  /** The user's role in the tenant: admin or member. */
+  /** admin or member for a tenant user; operator for a platform operator. */
   role: string | null;
 
-  /** The user id (the JWT subject). */
+  /** The user id, or the operator id (the JWT subject). */
   sub: string | null;
 
   /** The user id. */
@@ -16,4 +16,10 @@ export default interface JwtToken {
 
   /** The tenant the token is valid for. */
   tenant_id: string | null;
+
+  /** The login session the token belongs to; the API refuses it once the session is revoked. */
+  session_id: string | null;
+
+  /** The platform operator (operator tokens only). */
+  operator_id: string | null;
 }

@@ -17,13 +17,13 @@ export default interface Users {
   /** The user's identifier (unique within the tenant). */
   id: UsersId;
 
-  /** Email address used to log in; unique within the tenant, compared case-insensitively. */
+  /** Email address used to log in; unique within the tenant, compared case-insensitively. Set by the invitation; never changed through the API. */
   email: string;
 
   /** Display name. */
   name: string;
 
-  /** admin or member. */
+  /** admin or member. Changed only by set_user_role. */
   role: UserRole;
 
   /** When the user was created. */
@@ -47,14 +47,14 @@ export interface UsersInitializer {
    */
   id?: UsersId;
 
-  /** Email address used to log in; unique within the tenant, compared case-insensitively. */
+  /** Email address used to log in; unique within the tenant, compared case-insensitively. Set by the invitation; never changed through the API. */
   email: string;
 
   /** Display name. */
   name: string;
 
   /**
-   * admin or member.
+   * admin or member. Changed only by set_user_role.
    * Default value: 'member'::app_public.user_role
    */
   role?: UserRole;
@@ -77,13 +77,13 @@ export interface UsersMutator {
   /** The user's identifier (unique within the tenant). */
   id?: UsersId;
 
-  /** Email address used to log in; unique within the tenant, compared case-insensitively. */
+  /** Email address used to log in; unique within the tenant, compared case-insensitively. Set by the invitation; never changed through the API. */
   email?: string;
 
   /** Display name. */
   name?: string;
 
-  /** admin or member. */
+  /** admin or member. Changed only by set_user_role. */
   role?: UserRole;
 
   /** When the user was created. */

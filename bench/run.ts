@@ -161,7 +161,7 @@ async function main() {
     const loginRequests: HttpRequest[] = largeSet.dataset.loginUsers.map((u) => ({
       headers: { "content-type": "application/json" },
       body: JSON.stringify({
-        query: "mutation($slug: String!, $email: String!, $password: String!) { login(input: {tenantSlug: $slug, email: $email, password: $password}) { result } }",
+        query: "mutation($slug: String!, $email: String!, $password: String!) { login(input: {tenantSlug: $slug, email: $email, password: $password}) { result { accessToken } } }",
         variables: { slug: u.tenantSlug, email: u.email, password: u.password },
       }),
     }));

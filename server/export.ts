@@ -29,6 +29,8 @@ export interface ExportTable {
   name: string;
   /** ORDER BY clause (primary key), so that exports are deterministic. */
   orderBy: string;
+  /** The column holding the tenant's id: `id` in tenants, `tenant_id` elsewhere. */
+  tenantColumn: string;
 }
 
 /** Tenant-scoped tables of app_public (and tenants), parents before children, with their primary keys. */
@@ -55,7 +57,11 @@ export async function exportTables(client: pg.ClientBase): Promise<ExportTable[]
     if (!ready.length) throw new Error(`Circular foreign keys between ${[...remaining.keys()].join(", ")}`);
     for (const r of ready) {
       remaining.delete(r.name);
-      ordered.push({ name: r.name, orderBy: r.pk.length ? r.pk.join(", ") : "1" });
+      ordered.push({
+        name: r.name,
+        orderBy: r.pk.length ? r.pk.join(", ") : "1",
+        tenantColumn: r.name === "app_public.tenants" ? "id" : "tenant_id",
+      });
     }
   }
   return ordered;
@@ -117,10 +123,13 @@ export function makeExportHandler(pool: pg.Pool, onDatabaseUnavailable: () => vo
       let total = 0;
       for (const table of tables) {
         // The line is built in the database; the server only passes text through.
+        // RLS already confines the rows to what the caller may see; the
+        // explicit tenant filter also keeps an operator (who sees every
+        // tenant's row in tenants) to the one tenant named.
         await client.query(
           `declare rows_cursor no scroll cursor for
              select json_build_object('type', 'row', 'table', ${client.escapeLiteral(table.name)}, 'data', to_jsonb(t))::text as line
-               from ${table.name} t order by ${table.orderBy}`,
+               from ${table.name} t where t.${table.tenantColumn} = app_public.current_tenant_id() order by ${table.orderBy}`,
         );
         counts[table.name] = 0;
         for (;;) {

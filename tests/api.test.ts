@@ -27,7 +27,7 @@ beforeAll(async () => {
 });
 
 const CREATE_TENANT = `mutation($name: String!, $slug: String!, $email: String!, $password: String!) {
-  createTenant(input: {name: $name, slug: $slug, adminEmail: $email, adminPassword: $password}) { result }
+  createTenant(input: {name: $name, slug: $slug, adminEmail: $email, adminPassword: $password}) { result { accessToken refreshToken } }
 }`;
 const WHO_AM_I = "{ currentUser { email role tenantId } currentTenant { slug } }";
 const USERS = "{ users(orderBy: EMAIL_ASC) { totalCount nodes { email tenantId } } }";
@@ -46,7 +46,14 @@ function sign(
     ...options,
   });
 }
-const validClaims = () => ({ sub: world.adminA.id, user_id: world.adminA.id, tenant_id: world.tenants.A.id, role: "admin" });
+/** The claims of admin A's real token (its session is live), to be varied below. */
+const validClaims = () => ({
+  sub: world.adminA.id,
+  user_id: world.adminA.id,
+  tenant_id: world.tenants.A.id,
+  role: "admin",
+  session_id: (jwt.decode(tokenAdminA) as jwt.JwtPayload).session_id,
+});
 
 describe("onboarding", () => {
   it("an anonymous visitor creates a tenant and is logged in as its admin", async () => {
@@ -58,13 +65,14 @@ describe("onboarding", () => {
     });
     expect(status).toBe(200);
     expect(body.errors).toBeUndefined();
-    const token = body.data!.createTenant.result as string;
+    const token = body.data!.createTenant.result.accessToken as string;
+    expect(body.data!.createTenant.result.refreshToken).toMatch(/^[0-9a-f-]{36}\.[A-Za-z0-9_-]{43}$/);
     const claims = jwt.verify(token, api.config.jwt.secret, {
       algorithms: ["HS256"],
       audience: api.config.jwt.audience,
       issuer: api.config.jwt.issuer,
     }) as jwt.JwtPayload;
-    expect(claims).toMatchObject({ role: "admin", sub: claims.user_id });
+    expect(claims).toMatchObject({ role: "admin", sub: claims.user_id, session_id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
     expect(claims.exp! - claims.iat!).toBe(api.config.jwt.expiresInSeconds);
 
     const me = await api.graphql(WHO_AM_I, {}, token);
@@ -96,13 +104,15 @@ describe("onboarding", () => {
 });
 
 describe("login", () => {
-  it("returns a token carrying the user's id, tenant, role, audience, issuer and expiry", async () => {
+  it("returns a token carrying the user's id, tenant, role, session, audience, issuer and expiry", async () => {
     const claims = jwt.decode(tokenMemberA) as jwt.JwtPayload;
     expect(claims).toMatchObject({
       sub: world.memberA.id,
       user_id: world.memberA.id,
       tenant_id: world.tenants.A.id,
       role: "member",
+      session_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      operator_id: null,
       aud: api.config.jwt.audience,
       iss: api.config.jwt.issuer,
     });
@@ -110,7 +120,7 @@ describe("login", () => {
   });
 
   it("a wrong password and an unknown email get the same error and no token", async () => {
-    const LOGIN = `mutation($email: String!, $password: String!) { login(input: {tenantSlug: "acme", email: $email, password: $password}) { result } }`;
+    const LOGIN = `mutation($email: String!, $password: String!) { login(input: {tenantSlug: "acme", email: $email, password: $password}) { result { accessToken refreshToken } } }`;
     const wrongPassword = await api.graphql(LOGIN, { email: world.adminA.email, password: "not-the-password" });
     const unknownEmail = await api.graphql(LOGIN, { email: "nobody@acme.test", password: world.password });
     for (const { body } of [wrongPassword, unknownEmail]) {
@@ -151,33 +161,33 @@ describe("tenant isolation", () => {
     expect(byNode.body.data!.node).toBeNull();
   });
 
-  it("an admin of A adds a user, who lands in tenant A", async () => {
-    const { body } = await api.graphql(
-      `mutation { createUser(input: {user: {email: "new.hire@acme.test", name: "New Hire"}}) { user { tenantId role } } }`,
-      {},
-      tokenAdminA,
-    );
-    expect(body.errors).toBeUndefined();
-    expect(body.data!.createUser.user).toEqual({ tenantId: world.tenants.A.id, role: "member" });
+  it("users join only by invitation: the API has no createUser or deleteUser", async () => {
+    const { body } = await api.graphql(`{ __type(name: "Mutation") { fields { name } } }`);
+    const names = body.data!.__type.fields.map((f: { name: string }) => f.name);
+    expect(names).toEqual(expect.arrayContaining(["inviteUser", "acceptInvitation", "removeUser", "setUserRole", "updateUser"]));
+    expect(names).not.toContain("createUser");
+    expect(names).not.toContain("deleteUser");
   });
 
-  it("the API does not accept tenant_id or id as input", async () => {
-    const { body } = await api.graphql(
-      `mutation($t: UUID!) { createUser(input: {user: {email: "x@acme.test", name: "X", tenantId: $t}}) { user { tenantId } } }`,
-      { t: world.tenants.B.id },
-      tokenAdminA,
-    );
-    expect(body.data ?? null).toBeNull();
-    expect(body.errors?.[0].message).toMatch(/tenantId/);
+  it("the API does not accept tenant_id, id, email or role in a user's patch", async () => {
+    for (const field of ["tenantId: $v", "rowId: $v", "email: \"x@acme.test\"", "role: admin"]) {
+      const { body } = await api.graphql(
+        `mutation($t: UUID!, $id: UUID!, $v: UUID!) { updateUser(input: {tenantId: $t, rowId: $id, patch: {${field}}}) { user { tenantId } } }`,
+        { t: world.tenants.A.id, id: world.memberA.id, v: world.tenants.B.id },
+        tokenAdminA,
+      );
+      expect(body.data ?? null, field).toBeNull();
+      expect(body.errors?.[0].message, field).toMatch(/is not defined by type "UserPatch"/);
+    }
   });
 
-  it("a member of A cannot add users", async () => {
+  it("a member of A cannot invite users", async () => {
     const { body } = await api.graphql(
-      `mutation { createUser(input: {user: {email: "sneaky@acme.test", name: "Sneaky"}}) { user { email } } }`,
+      `mutation { inviteUser(input: {email: "sneaky@acme.test", role: member}) { result { token } } }`,
       {},
       tokenMemberA,
     );
-    expect(body.data!.createUser).toBeNull();
+    expect(body.data!.inviteUser).toBeNull();
     expect(body.errors![0].extensions).toMatchObject({ code: "FORBIDDEN" });
   });
 
@@ -190,12 +200,12 @@ describe("tenant isolation", () => {
     // PostGraphile answers an update that matched no visible row with a null record.
     expect(rename.body.data!.updateUser).toEqual({ user: null });
     const remove = await api.graphql(
-      `mutation($t: UUID!, $id: UUID!) { deleteUser(input: {tenantId: $t, rowId: $id}) { user { name } } }`,
-      { t: world.tenants.B.id, id: world.memberB.id },
+      `mutation($id: UUID!) { removeUser(input: {userId: $id}) { result } }`,
+      { id: world.memberB.id },
       tokenAdminA,
     );
-    expect(remove.body.data!.deleteUser).toBeNull();
-    expect(remove.body.errors![0].extensions).toMatchObject({ code: "NOT_FOUND" });
+    expect(remove.body.data!.removeUser).toBeNull();
+    expect(remove.body.errors![0].extensions).toMatchObject({ code: "NOUSR" });
 
     const b = await api.graphql("{ users { totalCount nodes { name } } }", {}, tokenAdminB);
     expect(b.body.data!.users.totalCount).toBe(2);
@@ -263,7 +273,7 @@ describe("tokens checked against the database on every request", () => {
   const expectRefused = async (token: string) => {
     const { status, body } = await api.graphql(USERS, {}, token);
     expect(status).toBe(401);
-    expect(body).toEqual({ errors: [{ message: "The token no longer matches its account.", extensions: { code: "INVALID_TOKEN" } }] });
+    expect(body).toEqual({ errors: [{ message: "The token no longer matches its account or session.", extensions: { code: "INVALID_TOKEN" } }] });
   };
 
   it("a correctly signed token naming a tenant its user does not belong to gets 401 and no data", async () => {
@@ -271,12 +281,13 @@ describe("tokens checked against the database on every request", () => {
   });
 
   it("a correctly signed token claiming admin for a member gets 401", async () => {
-    await expectRefused(sign({ sub: world.memberA.id, user_id: world.memberA.id, tenant_id: world.tenants.A.id, role: "admin" }));
+    const { session_id } = jwt.decode(tokenMemberA) as jwt.JwtPayload;
+    await expectRefused(sign({ sub: world.memberA.id, user_id: world.memberA.id, tenant_id: world.tenants.A.id, role: "admin", session_id }));
   });
 
   it("a removed user, and a demoted admin, lose access on their very next request", async () => {
     const signup = await api.graphql(CREATE_TENANT, { name: "Vandelay", slug: "vandelay", email: "art@vandelay.test", password: "password123" });
-    const ownerToken = signup.body.data!.createTenant.result as string;
+    const ownerToken = signup.body.data!.createTenant.result.accessToken as string;
     const tenantId = (jwt.decode(ownerToken) as jwt.JwtPayload).tenant_id;
     const ids = await withClient(db.ownerUrl, async (c) => {
       const make = (email: string, role: string) =>
@@ -288,18 +299,15 @@ describe("tokens checked against the database on every request", () => {
     expect((await api.graphql(USERS, {}, leaving)).status).toBe(200);
     expect((await api.graphql(USERS, {}, demoted)).status).toBe(200);
 
-    const removed = await api.graphql(
-      `mutation($t: UUID!, $id: UUID!) { deleteUser(input: {tenantId: $t, rowId: $id}) { user { email } } }`,
-      { t: tenantId, id: ids.leaving },
-      ownerToken,
-    );
-    expect(removed.body.errors).toBeUndefined();
+    const removed = await api.graphql(`mutation($id: UUID!) { removeUser(input: {userId: $id}) { result } }`, { id: ids.leaving }, ownerToken);
+    expect(removed.body).toEqual({ data: { removeUser: { result: true } } });
     const changed = await api.graphql(
-      `mutation($t: UUID!, $id: UUID!) { updateUser(input: {tenantId: $t, rowId: $id, patch: {role: member}}) { user { role } } }`,
-      { t: tenantId, id: ids.demoted },
+      `mutation($id: UUID!) { setUserRole(input: {userId: $id, role: member}) { result { role } } }`,
+      { id: ids.demoted },
       ownerToken,
     );
-    expect(changed.body.data!.updateUser.user).toEqual({ role: "member" });
+    expect(changed.body.errors).toBeUndefined();
+    expect(changed.body.data!.setUserRole.result).toEqual({ role: "member" });
 
     await expectRefused(leaving);
     await expectRefused(demoted);
@@ -323,7 +331,7 @@ describe("errors", () => {
     expect(denied.body.errors![0]).toMatchObject({ message: "Permission denied.", extensions: { code: "FORBIDDEN" } });
     expect(denied.body.errors![0].extensions).toEqual({ code: "FORBIDDEN" });
     expect(JSON.stringify(denied.body)).not.toMatch(/app_public|mts_|select |permission denied for|relation|stack/i);
-    const creds = await prod.graphql(`mutation { login(input: {tenantSlug: "acme", email: "x@y.z", password: "nope-nope"}) { result } }`);
+    const creds = await prod.graphql(`mutation { login(input: {tenantSlug: "acme", email: "x@y.z", password: "nope-nope"}) { result { accessToken } } }`);
     expect(creds.body.errors![0]).toMatchObject({ message: "Incorrect tenant, email or password.", extensions: { code: "CREDS" } });
   });
 
@@ -352,7 +360,7 @@ describe("request limits", () => {
   });
 
   it("more root fields than MAX_ROOT_FIELDS (alias batching) are refused: 21 logins in one document run no bcrypt", async () => {
-    const logins = Array.from({ length: 21 }, (_, i) => `l${i}: login(input: {tenantSlug: "acme", email: "alice@acme.test", password: "guess${i}"}) { result }`);
+    const logins = Array.from({ length: 21 }, (_, i) => `l${i}: login(input: {tenantSlug: "acme", email: "alice@acme.test", password: "guess${i}"}) { result { accessToken } }`);
     const { status, body } = await api.graphql(`mutation { ${logins.join(" ")} }`);
     // A validation error: the operation is never executed (no data, not even nulls).
     expect(status).toBe(400);
@@ -397,7 +405,7 @@ describe("rate limits", () => {
       fetch(`${limitedApi.url}/graphql`, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ query: `mutation { x: login(input: {tenantSlug: "acme", email: "alice@acme.test", password: "guess-guess"}) { result } }` }),
+        body: JSON.stringify({ query: `mutation { x: login(input: {tenantSlug: "acme", email: "alice@acme.test", password: "guess-guess"}) { result { accessToken } } }` }),
       });
     for (let i = 0; i < 3; i++) expect((await attempt()).status).toBe(200);
     const refused = await attempt();
@@ -414,7 +422,7 @@ describe("rate limits", () => {
       fetch(`${limitedApi.url}/graphql`, {
         method: "POST",
         headers: { "content-type": "application/graphql" },
-        body: `mutation { createTenant(input: {name: "N", slug: "${slug}", adminEmail: "a@${slug}.test", adminPassword: "password123"}) { result } }`,
+        body: `mutation { createTenant(input: {name: "N", slug: "${slug}", adminEmail: "a@${slug}.test", adminPassword: "password123"}) { result { accessToken } } }`,
       });
     expect((await signup("rate-one")).status).toBe(200);
     expect((await signup("rate-two")).status).toBe(429);

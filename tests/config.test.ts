@@ -19,7 +19,7 @@ describe("configuration", () => {
       demoData: true,
       graphiql: true,
       database: { mode: "embedded", name: "multi_tenant_saas", poolSize: 10 },
-      jwt: { audience: "multi-tenant-saas", issuer: "multi-tenant-saas", expiresInSeconds: 3600 },
+      jwt: { audience: "multi-tenant-saas", issuer: "multi-tenant-saas", expiresInSeconds: 900 },
     });
   });
 

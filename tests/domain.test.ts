@@ -302,12 +302,12 @@ describe("the domain through the API", () => {
     );
     expect(found.body.data!.tasks.nodes).toEqual([{ title: payload, tenantId: world.tenants.A.id }]);
     const login = await api.graphql(
-      `mutation($s: String!, $e: String!, $p: String!) { login(input: {tenantSlug: $s, email: $e, password: $p}) { result } }`,
+      `mutation($s: String!, $e: String!, $p: String!) { login(input: {tenantSlug: $s, email: $e, password: $p}) { result { accessToken } } }`,
       { s: payload, e: payload, p: payload },
     );
     expect(login.body.errors![0].extensions).toMatchObject({ code: "CREDS" });
     const onboarding = await api.graphql(
-      `mutation($p: String!) { createTenant(input: {name: $p, slug: $p, adminEmail: "x@y.test", adminPassword: "password123"}) { result } }`,
+      `mutation($p: String!) { createTenant(input: {name: $p, slug: $p, adminEmail: "x@y.test", adminPassword: "password123"}) { result { accessToken } } }`,
       { p: payload },
     );
     expect(onboarding.body.errors![0].extensions).toMatchObject({ code: "BADSL" });

@@ -10,7 +10,7 @@ import { createWorld, type World } from "./helpers/world.ts";
 let db: TestDatabase;
 let world: World;
 let catalog: pg.Client;
-const REQUEST_ROLES = [ROLES.anonymous, ROLES.member, ROLES.admin];
+const REQUEST_ROLES = [ROLES.anonymous, ROLES.member, ROLES.admin, ROLES.operator];
 const APP_SCHEMAS = ["app_public", "app_private"];
 
 beforeAll(async () => {
@@ -29,7 +29,7 @@ describe("roles", () => {
       "select rolname, rolsuper, rolbypassrls, rolcanlogin, rolinherit, rolcreaterole, rolcreatedb from pg_roles where rolname = any($1) order by rolname",
       [Object.values(ROLES)],
     );
-    expect(found).toHaveLength(5);
+    expect(found).toHaveLength(Object.keys(ROLES).length);
     for (const r of found) {
       expect(r, r.rolname).toMatchObject({ rolsuper: false, rolbypassrls: false, rolcreaterole: false, rolcreatedb: false });
       expect(r.rolcanlogin, r.rolname).toBe(r.rolname === ROLES.owner || r.rolname === ROLES.authenticator);
@@ -97,8 +97,13 @@ describe("tables", () => {
       [APP_SCHEMAS],
     );
     expect(scoped.map((t) => t.name).sort()).toEqual([
+      "app_private.invitation_secrets",
+      "app_private.refresh_tokens",
+      "app_private.sessions",
       "app_private.user_secrets",
+      "app_public.audit_events",
       "app_public.comments",
+      "app_public.invitations",
       "app_public.projects",
       "app_public.tasks",
       "app_public.users",
@@ -125,11 +130,23 @@ describe("functions", () => {
       [APP_SCHEMAS],
     );
     expect(definers.map((d) => d.name).sort()).toEqual([
-      "app_private.claims_are_current(uuid,uuid,text)",
+      "app_private.audit(uuid,text,text,text,text[],jsonb,uuid,uuid)",
+      "app_private.claims_are_current(uuid,uuid,text,uuid)",
+      "app_private.operator_access(uuid,uuid,jsonb)",
+      "app_private.tg_audit()",
+      "app_public.accept_invitation(text,text,text)",
+      "app_public.change_password(text,text)",
       "app_public.create_tenant(text,text,text,text)",
       "app_public.delete_tenant(text)",
+      "app_public.invite_user(text,app_public.user_role)",
       "app_public.login(text,text,text)",
+      "app_public.logout(text)",
+      "app_public.operator_login(text,text)",
+      "app_public.refresh(text)",
+      "app_public.remove_user(uuid)",
+      "app_public.revoke_invitation(uuid)",
       "app_public.schema_version()",
+      "app_public.set_user_role(uuid,app_public.user_role)",
     ]);
     for (const d of definers) {
       expect(d.proconfig ?? [], d.name).toContainEqual(expect.stringMatching(/^search_path=pg_catalog, public, pg_temp$/));
@@ -192,7 +209,7 @@ describe("tenant context inside onboarding and login", () => {
 
   it("login leaves the caller's transaction without a tenant context", async () => {
     await asAnonymous(async () => {
-      const { rows: [token] } = await auth.query("select * from app_public.login($1, $2, $3)", [
+      const { rows: [token] } = await auth.query("select (access_token).tenant_id from app_public.login($1, $2, $3)", [
         world.tenants.A.slug,
         world.adminA.email,
         world.password,
@@ -205,7 +222,7 @@ describe("tenant context inside onboarding and login", () => {
   it("onboarding leaves the caller's transaction without a tenant context", async () => {
     await asAnonymous(async () => {
       const { rows: [token] } = await auth.query(
-        "select * from app_public.create_tenant('Umbrella', 'umbrella', 'ada@umbrella.test', 'password123')",
+        "select (access_token).tenant_id from app_public.create_tenant('Umbrella', 'umbrella', 'ada@umbrella.test', 'password123')",
       );
       expect(token.tenant_id).toMatch(/^[0-9a-f-]{36}$/);
       expect(await contextNow()).toEqual({ t: null, raw: "" });

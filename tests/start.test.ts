@@ -89,7 +89,7 @@ describe("npm start", () => {
     expect(out).toMatch(/GraphiQL\s+http:\/\/127\.0\.0\.1:\d+\/graphiql/);
     expect(out).toContain("Demo data loaded:");
     expect(out).toContain("tenant acme: alice@acme.test (admin), bob@acme.test (member)");
-    expect(out).toContain("password for every demo user: demo-password");
+    expect(out).toContain("password for every demo account: demo-password");
   });
 
   it("the printed curl logs in and sees only its own tenant's rows", async () => {

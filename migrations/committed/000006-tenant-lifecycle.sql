@@ -1,5 +1,5 @@
 --! Previous: sha1:35977b55bb1e8bee87559bdd407ff07a16441608
---! Hash: sha1:ba3dd4ba096e73cec643e2feef4d210b3d1d1815
+--! Hash: sha1:34524c2dc03dcb9621cc75f2e9706dee049a63c1
 --! Message: tenant lifecycle
 
 /*
@@ -62,6 +62,7 @@ drop policy if exists select_as_operator on app_public.tenants;
 drop policy if exists update_own_tenant on app_public.users;
 drop policy if exists update_self on app_public.users;
 drop policy if exists update_as_admin on app_public.users;
+drop policy if exists owner_manage on app_public.users;
 
 -------------------------------------------------------------------------------
 -- Token claims: sessions and operators
@@ -220,6 +221,10 @@ comment on function app_private.audit(uuid, text, text, text, text[], jsonb, uui
 -- actions (a cascade is implied by the event of the row that caused it)
 -- are not recorded.
 -- Argument: the column holding the tenant id (tenant_id, or id for tenants).
+-- A BEFORE trigger, run last (_900): the row as it will be written, and
+-- pg_trigger_depth() sees cascades (AFTER triggers of cascaded rows fire
+-- at the outer statement's depth). Should the change fail later, the
+-- event is rolled back with it.
 create function app_private.tg_audit() returns trigger
   language plpgsql volatile
   security definer
@@ -232,13 +237,13 @@ declare
   v_changed text[];
 begin
   if pg_trigger_depth() > 1 or session_user = current_user then
-    return null;
+    return coalesce(new, old);
   end if;
   if tg_op = 'UPDATE' then
     select array_agg(n.key order by n.key) into v_changed
       from jsonb_each(v_new) n where n.value is distinct from v_old -> n.key;
     if v_changed is null then
-      return null;
+      return new;
     end if;
   elsif tg_op = 'INSERT' then
     select array_agg(n.key order by n.key) into v_changed from jsonb_each(v_new) n where n.value <> 'null';
@@ -246,7 +251,7 @@ begin
   perform app_private.audit(
     (v_row ->> tg_argv[0])::uuid, lower(tg_op), tg_table_schema || '.' || tg_table_name, v_row ->> 'id', v_changed
   );
-  return null;
+  return coalesce(new, old);
 end;
 $$;
 comment on function app_private.tg_audit() is 'Trigger: appends an audit event (insert, update or delete, with the changed columns) for each row a request role changes.';
@@ -296,6 +301,10 @@ create policy update_self on app_public.users for update
 create policy update_as_admin on app_public.users for update to :DATABASE_ADMIN
   using (tenant_id = app_public.current_tenant_id())
   with check (tenant_id = app_public.current_tenant_id());
+-- The owner changes roles inside set_user_role.
+create policy owner_manage on app_public.users for update to :DATABASE_OWNER
+  using (tenant_id = app_public.current_tenant_id())
+  with check (tenant_id = app_public.current_tenant_id());
 revoke insert, delete on app_public.users from :DATABASE_ADMIN;
 grant update on app_public.users to :DATABASE_MEMBER;
 
@@ -305,15 +314,15 @@ drop trigger if exists _900_audit on app_public.users;
 drop trigger if exists _900_audit on app_public.projects;
 drop trigger if exists _900_audit on app_public.tasks;
 drop trigger if exists _900_audit on app_public.comments;
-create trigger _900_audit after update on app_public.tenants
+create trigger _900_audit before update on app_public.tenants
   for each row execute procedure app_private.tg_audit('id');
-create trigger _900_audit after insert or update or delete on app_public.users
+create trigger _900_audit before insert or update or delete on app_public.users
   for each row execute procedure app_private.tg_audit('tenant_id');
-create trigger _900_audit after insert or update or delete on app_public.projects
+create trigger _900_audit before insert or update or delete on app_public.projects
   for each row execute procedure app_private.tg_audit('tenant_id');
-create trigger _900_audit after insert or update or delete on app_public.tasks
+create trigger _900_audit before insert or update or delete on app_public.tasks
   for each row execute procedure app_private.tg_audit('tenant_id');
-create trigger _900_audit after insert or update or delete on app_public.comments
+create trigger _900_audit before insert or update or delete on app_public.comments
   for each row execute procedure app_private.tg_audit('tenant_id');
 
 -------------------------------------------------------------------------------
@@ -965,7 +974,7 @@ begin
   v_old_role := v_user.role;
   update app_public.users u set role = set_user_role.role
    where u.tenant_id = v_tenant_id and u.id = v_user.id
-   returning * into v_user;
+   returning * into strict v_user;
   perform app_private.audit(v_tenant_id, 'role_changed', 'app_public.users', v_user.id::text, array['role'],
     jsonb_build_object('email', v_user.email, 'from', v_old_role, 'to', v_user.role));
   return v_user;
@@ -995,7 +1004,8 @@ begin
      and (select count(*) from app_public.users u where u.tenant_id = v_tenant_id and u.role = 'admin') = 1 then
     raise exception 'The last admin of a tenant cannot be removed.' using errcode = 'LASTA';
   end if;
-  delete from app_public.users u where u.tenant_id = v_tenant_id and u.id = v_user.id;
+  delete from app_public.users u where u.tenant_id = v_tenant_id and u.id = v_user.id
+    returning * into strict v_user;
   perform app_private.audit(v_tenant_id, 'user_removed', 'app_public.users', v_user.id::text, null,
     jsonb_build_object('email', v_user.email, 'role', v_user.role));
   return true;
@@ -1112,6 +1122,8 @@ as $$
 $$;
 comment on function app_public.current_operator() is 'The operator making the request, or null when the caller is not an operator.';
 grant execute on function app_public.current_operator() to :DATABASE_OPERATOR;
+-- Asked by the same clients: null for an operator (no user), and the tenant it names, if any.
+grant execute on function app_public."current_user"(), app_public.current_tenant() to :DATABASE_OPERATOR;
 
 -- Operators export a tenant they name (GET /export), which carries the schema version.
 grant execute on function app_public.schema_version() to :DATABASE_OPERATOR;

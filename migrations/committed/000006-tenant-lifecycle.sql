@@ -1,5 +1,5 @@
 --! Previous: sha1:35977b55bb1e8bee87559bdd407ff07a16441608
---! Hash: sha1:34524c2dc03dcb9621cc75f2e9706dee049a63c1
+--! Hash: sha1:1e18d7943c11cace12de0f09dda821c6c92a7d56
 --! Message: tenant lifecycle
 
 /*
@@ -706,6 +706,7 @@ begin
       and s.id = claims_are_current.session_id
       and s.user_id = claims_are_current.user_id
       and s.revoked_at is null
+      and s.expires_at > now()
       and u.role::text = claims_are_current.role
   ) into v_current;
   perform set_config('jwt.claims.tenant_id', v_previous, true);

@@ -1,7 +1,8 @@
 // The people and tenants every policy and API test talks about: the demo
 // data (tenant A = acme, tenant B = globex, each with an admin and a
-// member), loaded through the same functions onboarding uses.
-import { DEMO_PASSWORD, DEMO_TENANTS, seedDemoData } from "../../db/seed.ts";
+// member; and the demo platform operator), loaded through the same
+// functions onboarding uses.
+import { DEMO_OPERATOR, DEMO_PASSWORD, DEMO_TENANTS, seedDemoData } from "../../db/seed.ts";
 import { withClient } from "../../db/setup.ts";
 
 export interface Person {
@@ -28,6 +29,8 @@ export interface World {
   memberA: Person;
   adminB: Person;
   memberB: Person;
+  /** The demo platform operator (not a user of any tenant; same demo password). */
+  operator: { id: string; email: string };
 }
 
 export async function createWorld(ownerUrl: string): Promise<World> {
@@ -54,6 +57,9 @@ export async function createWorld(ownerUrl: string): Promise<World> {
       await client.query("commit");
       for (const r of rows) people.push({ id: r.id, email: r.email, tenantId: r.tenant_id, tenantSlug: tenant.slug, role: r.role });
     }
+    const { rows: [operator] } = await client.query("select id, email from app_public.operators where email = $1", [
+      DEMO_OPERATOR.email,
+    ]);
     const find = (slug: string, role: string) => people.find((p) => p.tenantSlug === slug && p.role === role)!;
     return {
       password: DEMO_PASSWORD,
@@ -63,6 +69,7 @@ export async function createWorld(ownerUrl: string): Promise<World> {
       memberA: find("acme", "member"),
       adminB: find("globex", "admin"),
       memberB: find("globex", "member"),
+      operator: { id: operator.id, email: operator.email },
     };
   });
 }

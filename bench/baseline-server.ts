@@ -1,7 +1,15 @@
 // Child process: the hand-written baseline. Express + pg + jsonwebtoken,
-// verifying the same JWT (secret, HS256, audience, issuer) and running the
-// same transaction as PostGraphile (begin; the settings statement; the
-// list; commit), with the response JSON built in the database.
+// verifying the same JWT (secret, HS256, audience, issuer, the claims of a
+// tenant user including session_id) and running the same transaction as
+// PostGraphile (begin; the settings statement; the list; commit), with the
+// response JSON built in the database.
+//
+// With BASELINE_REVOCATION_CHECK=on (the default) it gives the same
+// guarantee as the API: before the transaction, one round trip on the pool,
+// `select app_private.claims_are_current(user, tenant, role, session)`
+// exactly as server/claims-check.ts sends it (a named, prepared statement),
+// and 401 when it is false. With BASELINE_REVOCATION_CHECK=off it skips
+// that call: the variant that measures what the check costs.
 import express from "express";
 import jwt from "jsonwebtoken";
 import { createSecretKey } from "node:crypto";
@@ -12,40 +20,81 @@ import { LIST_JSON_SQL, PGSETTINGS_STATEMENT } from "./list-request.ts";
 import { serveInChild } from "./server-process.ts";
 
 const config = loadConfig({ ...process.env });
+const revocationCheck = (process.env.BASELINE_REVOCATION_CHECK ?? "on") !== "off";
 const pool = new pg.Pool({ connectionString: config.database.authUrl, max: config.database.poolSize });
 const key = createSecretKey(Buffer.from(config.jwt.secret, "utf8"));
 const verifyOptions = { algorithms: ["HS256" as const], audience: config.jwt.audience, issuer: config.jwt.issuer };
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const isUuid = (v: unknown): v is string => typeof v === "string" && UUID.test(v);
 
-function settingsFor(authorization: string | undefined): string | undefined {
+interface Claims {
+  userId: string;
+  tenantId: string;
+  role: string;
+  sessionId: string;
+  /** PostGraphile's settings statement parameter: [name, value] pairs, as the API sets them. */
+  settings: string;
+}
+
+function claimsFor(authorization: string | undefined): Claims | undefined {
   const token = authorization?.startsWith("Bearer ") ? authorization.slice(7) : undefined;
   if (!token) return undefined;
   try {
     const claims = jwt.verify(token, key, verifyOptions) as jwt.JwtPayload;
-    const role = REQUEST_ROLE_BY_CLAIM[claims.role];
-    if (!role || typeof claims.tenant_id !== "string" || typeof claims.user_id !== "string") return undefined;
-    return JSON.stringify([
-      ["role", role],
-      ["jwt.claims.tenant_id", claims.tenant_id],
-      ["jwt.claims.user_id", claims.user_id],
-      ["jwt.claims.role", claims.role],
-    ]);
+    const { role, user_id: userId, tenant_id: tenantId, session_id: sessionId } = claims;
+    const dbRole = typeof role === "string" ? REQUEST_ROLE_BY_CLAIM[role] : undefined;
+    if (!dbRole || !isUuid(userId) || claims.sub !== userId || !isUuid(tenantId) || !isUuid(sessionId) || claims.operator_id != null) {
+      return undefined;
+    }
+    return {
+      userId,
+      tenantId,
+      role,
+      sessionId,
+      settings: JSON.stringify([
+        ["role", dbRole],
+        ["jwt.claims.tenant_id", tenantId],
+        ["jwt.claims.user_id", userId],
+        ["jwt.claims.role", role],
+        ["jwt.claims.session_id", sessionId],
+      ]),
+    };
   } catch {
     return undefined;
   }
 }
 
+/** As server/claims-check.ts: one statement on the pool, before the request's transaction. */
+async function claimsAreCurrent(c: Claims): Promise<boolean> {
+  const { rows } = await pool.query<{ current: boolean }>({
+    name: "claims_are_current",
+    text: "select app_private.claims_are_current($1, $2, $3, $4) as current",
+    values: [c.userId, c.tenantId, c.role, c.sessionId],
+  });
+  return rows[0].current === true;
+}
+
 const app = express();
 app.disable("x-powered-by");
 app.post("/graphql", express.json(), async (req, res) => {
-  const settings = settingsFor(req.headers.authorization);
-  if (!settings) {
+  const claims = claimsFor(req.headers.authorization);
+  if (!claims) {
     res.status(401).json({ errors: [{ message: "The token is not valid.", extensions: { code: "INVALID_TOKEN" } }] });
+    return;
+  }
+  try {
+    if (revocationCheck && !(await claimsAreCurrent(claims))) {
+      res.status(401).json({ errors: [{ message: "The token no longer matches its account or session.", extensions: { code: "INVALID_TOKEN" } }] });
+      return;
+    }
+  } catch (error) {
+    res.status(500).json({ errors: [{ message: String(error) }] });
     return;
   }
   const client = await pool.connect();
   try {
     await client.query("begin");
-    await client.query(PGSETTINGS_STATEMENT, [settings]);
+    await client.query(PGSETTINGS_STATEMENT, [claims.settings]);
     const { rows } = await client.query<{ body: string }>({ name: "list", text: LIST_JSON_SQL });
     await client.query("commit");
     res.type("application/json").send(rows[0].body);

@@ -2,10 +2,12 @@
 // bypasses RLS), with insert … select … from generate_series. Per tenant:
 // USERS_PER_TENANT users (the first an admin) and PROJECTS_PER_TENANT
 // projects; `rows` tasks spread evenly over the tenants, with random
-// created_at over a year. A few users get passwords (through
-// app_private.create_user, bcrypt cost 10) for the login benchmark.
-// public.bench_members (n → a member and their tenant) is the lookup table
-// pgbench picks a random tenant from.
+// created_at over a year. Every user has one live session
+// (app_private.sessions: the session_id claim the API checks on every
+// request). A few users get passwords (through app_private.create_user,
+// bcrypt cost 10) for the login benchmark.
+// public.bench_members (n → a member, their tenant and session) is the
+// lookup table pgbench picks a random tenant from.
 import { withClient } from "../db/setup.ts";
 import { ROLES } from "../server/config.ts";
 import type { Scale } from "./options.ts";
@@ -18,6 +20,8 @@ const LOGIN_USERS = 4;
 export interface Member {
   tenantId: string;
   userId: string;
+  /** A live session of the member (app_private.sessions), for the session_id claim. */
+  sessionId: string;
 }
 
 export interface LoginUser {
@@ -69,8 +73,14 @@ const LOAD_SQL = `
     join bp on bp.n = bt.n and bp.k = (g / :T) % :P
     join bu on bu.n = bt.n and bu.k = 1 + (g / :T) % :U
     cross join lateral (select now() - random() * interval '365 days' as at) c;
+  -- One live session per user (as the superuser, who bypasses the sessions'
+  -- RLS policy): what a login would have made.
+  insert into app_private.sessions (tenant_id, user_id, created_at, refreshed_at)
+    select bt.id, bu.id, now() - interval '1 hour', now() - interval '1 hour' from bu join bt using (n);
   create table public.bench_members as
-    select bt.n, bt.id as tenant_id, bu.id as user_id from bt join bu on bu.n = bt.n and bu.k = 2;
+    select bt.n, bt.id as tenant_id, bu.id as user_id, s.id as session_id
+    from bt join bu on bu.n = bt.n and bu.k = 2
+    join app_private.sessions s on s.tenant_id = bt.id and s.user_id = bu.id;
   alter table public.bench_members add primary key (n);
   grant select on public.bench_members to ${ROLES.authenticator};
   set session_replication_role = origin;
@@ -102,16 +112,18 @@ export async function loadDataset(superuserUrl: string, scale: Scale, sample: nu
     await client.query("vacuum analyze");
 
     // Members of as many different tenants as possible: one per tenant first, then a second, …
-    const { rows } = await client.query<{ tenant_id: string; user_id: string }>(
-      `select tenant_id, user_id from (
-         select u.tenant_id, u.id as user_id, t.r,
+    // Each with its live session (one per user, made above).
+    const { rows } = await client.query<{ tenant_id: string; user_id: string; session_id: string }>(
+      `select tenant_id, user_id, session_id from (
+         select u.tenant_id, u.id as user_id, s.id as session_id, t.r,
            row_number() over (partition by u.tenant_id order by random()) as nth
          from (select tenant_id, random() as r from bench_members order by r limit $1) t
          join app_public.users u on u.tenant_id = t.tenant_id and u.role = 'member'
+         join app_private.sessions s on s.tenant_id = u.tenant_id and s.user_id = u.id and s.revoked_at is null
        ) m order by nth, r limit $1`,
       [sample],
     );
-    const members = rows.map((r) => ({ tenantId: r.tenant_id, userId: r.user_id }));
+    const members = rows.map((r) => ({ tenantId: r.tenant_id, userId: r.user_id, sessionId: r.session_id }));
     return { scale, seconds: (performance.now() - started) / 1000, members, loginUsers };
   });
 }

@@ -2,12 +2,12 @@
 // tasks (default 1,000,000; plus its users and projects), plain and gzipped,
 // against the real API in a child process: rows per second, bytes, and the
 // server's peak memory (it must stay flat: the export streams from a cursor).
-// Writes bench/EXPORT.md.
+// Writes bench/EXPORT.md (or BENCH_OUT_DIR/EXPORT.md).
 import jwt from "jsonwebtoken";
 import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { withClient } from "../db/setup.ts";
 import { startServer } from "./child.ts";
 import { openCluster } from "./cluster.ts";
@@ -43,11 +43,15 @@ const cluster = await openCluster(process.env.BENCH_DATABASE_URL, "mts_bench_exp
 try {
   const db = await cluster.prepare("mts_bench_export");
   const loaded = await loadDataset(db.superuserUrl, { name: "export", database: db.name, tenants: 1, rows }, 1);
+  // The admin's live session (dataset.ts gives every user one): the API refuses a token without it.
   const { rows: [admin] } = await withClient(db.superuserUrl, (c) =>
-    c.query("select tenant_id, id from app_public.users where role = 'admin' limit 1"),
+    c.query(`select u.tenant_id, u.id, s.id as session_id from app_public.users u
+      join app_private.sessions s on s.tenant_id = u.tenant_id and s.user_id = u.id and s.revoked_at is null
+      where u.role = 'admin' limit 1`),
   );
   const secret = randomBytes(32).toString("hex");
-  const token = jwt.sign({ role: "admin", sub: admin.id, user_id: admin.id, tenant_id: admin.tenant_id }, secret, {
+  const claims = { role: "admin", sub: admin.id, user_id: admin.id, tenant_id: admin.tenant_id, session_id: admin.session_id, operator_id: null };
+  const token = jwt.sign(claims, secret, {
     algorithm: "HS256",
     audience,
     issuer,
@@ -91,7 +95,9 @@ try {
       "",
     ].join("\n");
     console.log(report);
-    writeFileSync(join(BENCH_DIR, "EXPORT.md"), report);
+    const outDir = process.env.BENCH_OUT_DIR ? resolve(process.env.BENCH_OUT_DIR) : BENCH_DIR;
+    mkdirSync(outDir, { recursive: true });
+    writeFileSync(join(outDir, "EXPORT.md"), report);
   } finally {
     await server.stop();
   }

@@ -2,7 +2,7 @@
 // connections, each request drawn at random from a list. Latencies are
 // recorded per response (autocannon's own histogram rounds to whole ms).
 import autocannon, { type Result } from "autocannon";
-import { percentile } from "./stats.ts";
+import { mean, percentile } from "./stats.ts";
 
 export interface HttpRequest {
   headers: Record<string, string>;
@@ -11,6 +11,7 @@ export interface HttpRequest {
 
 export interface LoadResult {
   requestsPerSecond: number;
+  meanMs: number;
   p50Ms: number;
   p99Ms: number;
   requests: number;
@@ -61,6 +62,7 @@ export async function runLoad(options: {
   });
   return {
     requestsPerSecond: latencies.length / result.duration,
+    meanMs: mean(latencies),
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
     requests: latencies.length,

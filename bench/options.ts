@@ -1,4 +1,5 @@
 // The benchmark's settings: every BENCH_* environment variable is read here.
+import { isAbsolute, join, resolve } from "node:path";
 
 export interface Scale {
   /** "small" or "large": the label in the table and the chart. */
@@ -14,12 +15,20 @@ export interface Options {
   /** The data set every comparison runs on, and the small one for the scale comparison. */
   large: Scale;
   small: Scale;
+  /**
+   * The data sets loaded and measured, in order: small and large (default),
+   * or only small (BENCH_SCALES=small, a quick run: what runs on the large
+   * set alone then runs on the small one, and the scale ratio is skipped).
+   */
+  scales: Scale[];
   /** Seconds per measured load. */
   duration: number;
   /** Seconds of unmeasured load on each server before the first round (JIT warm-up). */
   warmup: number;
   /** HTTP connections of the load generator. */
   connections: number;
+  /** Concurrent clients of the refresh load, each with its own chain of refresh tokens. */
+  refreshClients: number;
   /** How many times each comparison alternates. */
   rounds: number;
   /** Runs of each start-up measurement (first start, restart). */
@@ -32,6 +41,8 @@ export interface Options {
   databaseUrl?: string;
   /** Path of pgbench; undefined when none was found. */
   pgbench?: string;
+  /** Folder for results.json, results.svg and RESULTS.md (default: bench/). */
+  outDir: string;
 }
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -56,17 +67,28 @@ export function readOptions(env: NodeJS.ProcessEnv, findPgbench: () => string | 
     tenants: positiveInt(env, "BENCH_SMALL_TENANTS", 10),
     rows: positiveInt(env, "BENCH_SMALL_ROWS", 1_000),
   };
+  const scalesRaw = (env.BENCH_SCALES ?? "").trim() || "small,large";
+  const byName: Record<string, Scale> = { small, large };
+  const names = scalesRaw.split(",").map((s) => s.trim()).filter(Boolean);
+  if (!names.every((n) => n in byName) || !names.includes("small")) {
+    throw new Error(`BENCH_SCALES must be "small,large" or "small", got "${scalesRaw}"`);
+  }
+  const connections = positiveInt(env, "BENCH_CONNECTIONS", 32);
+  const outRaw = env.BENCH_OUT_DIR || join(import.meta.dirname);
   return {
     large,
     small,
+    scales: [small, large].filter((s) => names.includes(s.name)),
     duration: positiveInt(env, "BENCH_DURATION", 10),
     warmup: positiveInt(env, "BENCH_WARMUP", 3),
-    connections: positiveInt(env, "BENCH_CONNECTIONS", 32),
+    connections,
+    refreshClients: positiveInt(env, "BENCH_REFRESH_CLIENTS", connections),
     rounds: positiveInt(env, "BENCH_ROUNDS", 2),
     startupRuns: positiveInt(env, "BENCH_STARTUP_RUNS", 3),
     pgbenchClients: positiveInt(env, "BENCH_PGBENCH_CLIENTS", poolSize),
     poolSize,
     databaseUrl: env.BENCH_DATABASE_URL || undefined,
     pgbench: env.BENCH_PGBENCH || findPgbench(),
+    outDir: isAbsolute(outRaw) ? outRaw : resolve(outRaw),
   };
 }

@@ -1,5 +1,5 @@
-// pgbench on the list transaction and on the two sides of the RLS
-// comparison. A random tenant per transaction: `\set n random(1, :tenants)`
+// pgbench on the list transaction, on the two sides of the RLS
+// comparison, and on the per-request revocation check alone. A random tenant per transaction: `\set n random(1, :tenants)`
 // and the lookup table public.bench_members (dataset.ts). Latencies come
 // from pgbench's per-transaction log (-l), per script.
 import { execFileSync, spawn } from "node:child_process";
@@ -10,7 +10,7 @@ import { ROLES } from "../server/config.ts";
 import { LIST_JSON_SQL, TASKS_ORDER, TASKS_SELECT } from "./list-request.ts";
 import { percentile } from "./stats.ts";
 
-export type PgbenchScript = "list" | "rls-policy" | "rls-bypass";
+export type PgbenchScript = "list" | "rls-policy" | "rls-bypass" | "claims-check";
 
 export interface PgbenchResult {
   /** This script's share of the transactions per second. */
@@ -26,8 +26,19 @@ const PICK_TENANT = `\\set n random(1, :tenants)
 begin;`;
 const SET_CLAIMS = `select set_config('jwt.claims.tenant_id', tenant_id::text, true) as tid,
   set_config('jwt.claims.user_id', user_id::text, true) as uid,
-  set_config('jwt.claims.role', 'member', true) as role
+  set_config('jwt.claims.role', 'member', true) as role,
+  set_config('jwt.claims.session_id', session_id::text, true) as sid
 from public.bench_members where n = :n \\gset`;
+/**
+ * The statement server/claims-check.ts sends before every authenticated
+ * request, alone (no transaction block, as pool.query sends it), for the
+ * member and session of a random tenant; the member's row is found in the
+ * same statement (one primary-key probe of public.bench_members), so that
+ * each transaction is this one round trip.
+ */
+const CLAIMS_CHECK = `\\set n random(1, :tenants)
+select app_private.claims_are_current(m.user_id, m.tenant_id, 'member', m.session_id) as current
+from public.bench_members m where m.n = :n;`;
 
 /**
  * - list: the transaction of a tenant's list request, as the authenticator
@@ -36,6 +47,8 @@ from public.bench_members where n = :n \\gset`;
  *   and the same SELECT, once as the member role through the policy, once
  *   as the superuser (who bypasses RLS) with an explicit tenant condition.
  *   Both switch role once, so that only the access path differs.
+ * - claims-check (connect as the authenticator): app_private.claims_are_current
+ *   alone, the API's per-request revocation check.
  */
 export function pgbenchScript(script: PgbenchScript, superuser: string): string {
   return withoutLiteralColons(scriptText(script, superuser));
@@ -64,6 +77,8 @@ function scriptText(script: PgbenchScript, superuser: string): string {
       return `${PICK_TENANT}\n${SET_CLAIMS}\nset local role ${ROLES.member};\n${TASKS_SELECT}\n${TASKS_ORDER};\ncommit;\n`;
     case "rls-bypass":
       return `${PICK_TENANT}\n${SET_CLAIMS}\nset local role ${bypassRole};\n${TASKS_SELECT}\nwhere __tasks__.tenant_id = :tid::uuid\n${TASKS_ORDER};\ncommit;\n`;
+    case "claims-check":
+      return `${CLAIMS_CHECK}\n`;
   }
 }
 

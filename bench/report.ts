@@ -1,6 +1,6 @@
 // The results as text: the table and the checks for the terminal, and
 // bench/RESULTS.md.
-import type { Check, Results, Row } from "./results.ts";
+import type { Check, CostLine, Results, Row } from "./results.ts";
 
 const num = (v: number, digits = 0) =>
   Number.isFinite(v) ? v.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }) : "–";
@@ -10,6 +10,7 @@ function rowCells(r: Row): string[] {
     r.label,
     r.scale,
     num(r.requestsPerSecond),
+    num(r.meanMs, 2),
     num(r.p50Ms, 2),
     num(r.p99Ms, 2),
     r.peakRssMb === undefined ? "–" : num(r.peakRssMb),
@@ -23,12 +24,19 @@ function checkCells(c: Check): string[] {
   return [c.name, value, c.target, verdict, c.detail];
 }
 
-const TABLE_HEAD = ["system", "scale", "req/s", "p50 ms", "p99 ms", "peak RSS MB", "failed"];
+function costCells(c: CostLine): string[] {
+  const digits = c.unit === "ms" ? 2 : c.unit === "%" ? 1 : 0;
+  const value = c.unit === "%" ? `${num(c.value, digits)}%` : `${num(c.value, digits)} ${c.unit}`;
+  return [c.name, value, c.detail];
+}
+
+const TABLE_HEAD = ["system", "scale", "req/s", "mean ms", "p50 ms", "p99 ms", "peak RSS MB", "failed"];
 const CHECK_HEAD = ["ratio / target", "value", "target", "result", "detail"];
+const COST_HEAD = ["revocation check: cost per request", "value", "detail"];
 
 function plainTable(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const right = (i: number) => head[i] !== "" && i > 0 && /^[\d,.–%]/.test(rows[0]?.[i] ?? "");
+  const right = (i: number) => head[i] !== "" && i > 0 && /^-?[\d,.–%]/.test(rows[0]?.[i] ?? "");
   const line = (cells: string[]) =>
     cells
       .map((c, i) => (right(i) ? c.padStart(widths[i]) : c.padEnd(widths[i])))
@@ -56,6 +64,7 @@ export function textReport(results: Results): string {
     plainTable(TABLE_HEAD, results.rows.map(rowCells)),
     "",
     plainTable(CHECK_HEAD, results.checks.map(checkCells)),
+    ...(results.checkCost.length ? ["", plainTable(COST_HEAD, results.checkCost.map(costCells))] : []),
     ...(results.notes.length ? ["", ...results.notes.map((n) => `note: ${n}`)] : []),
   ].join("\n");
 }
@@ -71,7 +80,7 @@ Written by \`bench/run.ts\` (\`npm run bench\`); do not edit by hand.
 - Date: ${results.date}
 - Command: \`${results.command}\`
 - Machine: ${m.cpus} cores (\`nproc\`), ${m.cpuModel}, ${m.memoryGb} GB memory; Node ${m.node}; ${m.postgres} (${m.database})
-- Loads: ${o.duration} s each, ${o.connections} HTTP connections (autocannon), ${o.pgbenchClients} pgbench clients, ${o.rounds} alternating rounds, ${o.warmup} s warm-up per server; pool of ${o.poolSize} connections per server
+- Loads: ${o.duration} s each, ${o.connections} HTTP connections (autocannon), ${o.refreshClients} refresh clients, ${o.pgbenchClients} pgbench clients, ${o.rounds} alternating rounds, ${o.warmup} s warm-up per server; pool of ${o.poolSize} connections per server
 - Data sets: ${datasetLines(results).join("; ")}
 
 ![req/s and p99 per system and scale](results.svg)
@@ -84,14 +93,42 @@ two halves of one pgbench run in which each transaction picks a path at
 random; their overhead is the ratio of mean latencies. Peak RSS is the server
 process's maximum resident set size over the whole run.
 
+The API checks every authenticated request against the database
+(\`app_private.claims_are_current\`: live session, user still in the tenant
+with that role) before its transaction. The baseline does the same (one
+round trip on its pool, as \`server/claims-check.ts\`), so the GraphQL
+ratios compare equal guarantees; the baseline without that check runs too,
+back to back with it, and their difference is the check's cost per request.
+The refresh row: each client exchanges its own refresh token again and again
+(rotation); every answer must carry a new one, or it counts as failed.
+
 ## Table (median over the rounds)
 
 ${markdownTable(TABLE_HEAD, results.rows.map(rowCells))}
 
 ## Ratios and targets
 
+The GraphQL ratios are taken against the baseline WITH the revocation check
+(the same guarantee as the API).
+
 ${markdownTable(CHECK_HEAD, results.checks.map(checkCells))}
 ${
+  results.checkCost.length
+    ? `
+## Cost of the per-request revocation check
+
+Baseline with \`app_private.claims_are_current\` before its transaction
+minus the same baseline without it, per round (the two run back to back),
+median over the rounds. HTTP loads are closed-loop at saturation, so
+"mean latency added" includes queueing behind ${o.connections} connections;
+"server time per request added" (1/req/s with − 1/req/s without) is the
+check's cost in the saturated server's capacity. The pgbench rows run the
+statement alone, as the authenticator, with ${o.pgbenchClients} clients.
+
+${markdownTable(COST_HEAD, results.checkCost.map(costCells))}
+`
+    : ""
+}${
   startup
     ? `
 ## Start-up (\`node server/main.ts\` to "ready in")
@@ -106,12 +143,13 @@ ${
 ## Every load
 
 ${markdownTable(
-  ["round", "system", "scale", "req/s", "p50 ms", "p99 ms", "requests", "failures"],
+  ["round", "system", "scale", "req/s", "mean ms", "p50 ms", "p99 ms", "requests", "failures"],
   results.samples.map((s) => [
     String(s.round),
     s.system,
     s.scale,
     num(s.requestsPerSecond),
+    s.meanMs === undefined ? "–" : num(s.meanMs, 2),
     num(s.p50Ms, 2),
     num(s.p99Ms, 2),
     num(s.requests),

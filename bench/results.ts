@@ -7,9 +7,12 @@ import { median } from "./stats.ts";
 
 export const SYSTEMS = {
   postgres: "PostgreSQL: list transaction (pgbench)",
-  baseline: "Baseline: Express + pg + jsonwebtoken",
+  "claims-check": "PostgreSQL: claims_are_current alone (pgbench)",
+  baseline: "Baseline: Express + pg + jsonwebtoken, with the revocation check",
+  "baseline-unchecked": "Baseline without the revocation check",
   graphql: "GraphQL: PostGraphile V5 (server/app.ts)",
   login: "GraphQL: login mutation (bcrypt cost 10)",
+  refresh: "GraphQL: refresh mutation (rotating refresh tokens)",
   "rls-policy": "RLS: member role through the policy (pgbench, mixed run)",
   "rls-bypass": "RLS: superuser, where tenant_id = $1 (pgbench, mixed run)",
 } as const;
@@ -20,7 +23,7 @@ export interface Sample {
   scale: string;
   round: number;
   requestsPerSecond: number;
-  /** Mean latency (pgbench only). */
+  /** Mean latency. */
   meanMs?: number;
   p50Ms: number;
   p99Ms: number;
@@ -33,6 +36,7 @@ export interface Row {
   label: string;
   scale: string;
   requestsPerSecond: number;
+  meanMs: number;
   p50Ms: number;
   p99Ms: number;
   /** Server processes only. */
@@ -51,6 +55,15 @@ export interface Check {
   detail: string;
 }
 
+/** One figure of what the per-request revocation check costs (no target: a measurement). */
+export interface CostLine {
+  name: string;
+  /** NaN when not measured. */
+  value: number;
+  unit: "req/s" | "%" | "ms" | "µs" | "tps";
+  detail: string;
+}
+
 export interface Results {
   date: string;
   command: string;
@@ -59,6 +72,8 @@ export interface Results {
   datasets: { scale: string; tenants: number; rows: number; loadSeconds: number; tokens: number }[];
   rows: Row[];
   checks: Check[];
+  /** The cost of app_private.claims_are_current per request: baseline with ÷ without the check, and pgbench. */
+  checkCost: CostLine[];
   startup?: StartupResult;
   samples: Sample[];
   notes: string[];
@@ -78,6 +93,7 @@ export function summarize(samples: Sample[], peakRssMb: Map<string, number>): Ro
       label: SYSTEMS[system],
       scale,
       requestsPerSecond: median(mine.map((s) => s.requestsPerSecond)),
+      meanMs: median(mine.flatMap((s) => (s.meanMs === undefined ? [] : [s.meanMs]))),
       p50Ms: median(mine.map((s) => s.p50Ms)),
       p99Ms: median(mine.map((s) => s.p99Ms)),
       peakRssMb: peakRssMb.get(key),
@@ -97,6 +113,7 @@ function pairedRatio(
   a: [SystemId, string],
   b: [SystemId, string],
   f: (a: Sample, b: Sample) => number,
+  digits = 3,
 ): { value: number; detail: string } {
   const as = samplesOf(samples, ...a);
   const bs = samplesOf(samples, ...b);
@@ -104,7 +121,7 @@ function pairedRatio(
     const y = bs.find((s) => s.round === x.round);
     return y ? [f(x, y)] : [];
   });
-  return { value: median(values), detail: `per round: ${values.map((v) => v.toFixed(3)).join(", ") || "none"}` };
+  return { value: median(values), detail: `per round: ${values.map((v) => v.toFixed(digits)).join(", ") || "none"}` };
 }
 
 function check(name: string, measured: { value: number; detail: string }, unit: Check["unit"], target: string, ok: (v: number) => boolean): Check {
@@ -112,19 +129,29 @@ function check(name: string, measured: { value: number; detail: string }, unit: 
   return { name, value: measured.value, unit, target, pass, detail: measured.detail };
 }
 
+/**
+ * `large` is the data set the comparisons run on (the small one when only
+ * that is measured; the large ÷ small ratio is then skipped). The baseline
+ * of the GraphQL ratios is the one WITH the revocation check: the same
+ * guarantee as the API.
+ */
 export function checkTargets(samples: Sample[], rows: Row[], startup: StartupResult | undefined, large: string, small: string): Check[] {
   const graphqlRss = rows.filter((r) => r.system === "graphql" && r.peakRssMb !== undefined);
   const rss = Math.max(...graphqlRss.map((r) => r.peakRssMb!));
+  const scaleRatio =
+    large === small
+      ? { value: NaN, detail: "only one data set measured (BENCH_SCALES)" }
+      : pairedRatio(samples, ["graphql", large], ["graphql", small], (l, s) => l.p99Ms / s.p99Ms);
   return [
     check(
-      `GraphQL req/s ÷ baseline req/s (${large})`,
+      `GraphQL req/s ÷ baseline req/s (${large}; baseline with the revocation check, as the API)`,
       pairedRatio(samples, ["graphql", large], ["baseline", large], (g, b) => g.requestsPerSecond / b.requestsPerSecond),
       "ratio",
       "≥ 0.90",
       (v) => v >= 0.9,
     ),
     check(
-      `GraphQL p99 ÷ baseline p99 (${large})`,
+      `GraphQL p99 ÷ baseline p99 (${large}; baseline with the revocation check)`,
       pairedRatio(samples, ["graphql", large], ["baseline", large], (g, b) => g.p99Ms / b.p99Ms),
       "ratio",
       "≤ 1.20",
@@ -138,8 +165,8 @@ export function checkTargets(samples: Sample[], rows: Row[], startup: StartupRes
       (v) => v <= 5,
     ),
     check(
-      `GraphQL p99 ${large} ÷ p99 ${small}`,
-      pairedRatio(samples, ["graphql", large], ["graphql", small], (l, s) => l.p99Ms / s.p99Ms),
+      large === small ? "GraphQL p99 large ÷ p99 small" : `GraphQL p99 ${large} ÷ p99 ${small}`,
+      scaleRatio,
       "ratio",
       "≤ 1.50",
       (v) => v <= 1.5,
@@ -166,4 +193,51 @@ export function checkTargets(samples: Sample[], rows: Row[], startup: StartupRes
       (v) => v < 20000,
     ),
   ];
+}
+
+/**
+ * What the per-request revocation check (app_private.claims_are_current,
+ * one round trip before the transaction) costs: per data set, the two
+ * baseline variants, run back to back each round, compared per round
+ * (median over the rounds); then the check alone in pgbench.
+ */
+export function checkCost(samples: Sample[], scales: string[]): CostLine[] {
+  const lines: CostLine[] = [];
+  const line = (name: string, unit: CostLine["unit"], m: { value: number; detail: string }) =>
+    lines.push({ name, unit, value: m.value, detail: m.detail });
+  for (const scale of scales) {
+    const withCheck: [SystemId, string] = ["baseline", scale];
+    const without: [SystemId, string] = ["baseline-unchecked", scale];
+    if (!samplesOf(samples, ...withCheck).length || !samplesOf(samples, ...without).length) continue;
+    const paired = (f: (w: Sample, wo: Sample) => number, digits: number) => pairedRatio(samples, withCheck, without, f, digits);
+    line(`req/s lost: without − with the check (${scale})`, "req/s", paired((w, wo) => wo.requestsPerSecond - w.requestsPerSecond, 0));
+    line(
+      `req/s lost, share of the baseline without the check (${scale})`,
+      "%",
+      paired((w, wo) => (1 - w.requestsPerSecond / wo.requestsPerSecond) * 100, 1),
+    );
+    line(`p50 added: with − without (${scale})`, "ms", paired((w, wo) => w.p50Ms - wo.p50Ms, 2));
+    line(`p99 added: with − without (${scale})`, "ms", paired((w, wo) => w.p99Ms - wo.p99Ms, 2));
+    line(
+      `mean latency added: with − without (${scale})`,
+      "µs",
+      paired((w, wo) => ((w.meanMs ?? NaN) - (wo.meanMs ?? NaN)) * 1000, 0),
+    );
+    line(
+      `server time per request added: 1/req/s with − 1/req/s without (${scale})`,
+      "µs",
+      paired((w, wo) => 1e6 / w.requestsPerSecond - 1e6 / wo.requestsPerSecond, 1),
+    );
+  }
+  for (const scale of scales) {
+    const alone = samplesOf(samples, "claims-check", scale);
+    if (!alone.length) continue;
+    const list = (f: (s: Sample) => number, digits: number) => ({
+      value: median(alone.map(f)),
+      detail: `per round: ${alone.map((s) => f(s).toFixed(digits)).join(", ")}`,
+    });
+    line(`claims_are_current alone, pgbench (${scale})`, "tps", list((s) => s.requestsPerSecond, 0));
+    line(`claims_are_current alone, pgbench mean latency (${scale})`, "µs", list((s) => (s.meanMs ?? NaN) * 1000, 0));
+  }
+  return lines;
 }

@@ -1,4 +1,4 @@
-// Percentiles and medians.
+// Percentiles, medians and means.
 
 /** The p-th percentile (0..100) of the values, nearest-rank. NaN when empty. */
 export function percentile(values: ArrayLike<number>, p: number): number {
@@ -14,4 +14,12 @@ export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** The arithmetic mean. NaN when empty. */
+export function mean(values: ArrayLike<number>): number {
+  if (values.length === 0) return NaN;
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) sum += values[i];
+  return sum / values.length;
 }

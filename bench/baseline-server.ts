@@ -5,17 +5,19 @@
 // response JSON built in the database.
 //
 // With BASELINE_REVOCATION_CHECK=on (the default) it gives the same
-// guarantee as the API: before the transaction, one round trip on the pool,
-// `select app_private.claims_are_current(user, tenant, role, session)`
-// exactly as server/claims-check.ts sends it (a named, prepared statement),
-// and 401 when it is false. With BASELINE_REVOCATION_CHECK=off it skips
-// that call: the variant that measures what the check costs.
+// guarantee as the API, the same way (server/request-context.ts): its
+// settings statement is the checked one, which runs
+// app_private.assert_claims_current before the settings, in the same round
+// trip, and raises 28000 (→ 401) when the session, user, tenant or role no
+// longer hold. With BASELINE_REVOCATION_CHECK=off it sends the plain
+// settings statement: the variant that measures what the check costs.
 import express from "express";
 import jwt from "jsonwebtoken";
 import { createSecretKey } from "node:crypto";
 import { createServer } from "node:http";
 import pg from "pg";
 import { loadConfig, REQUEST_ROLE_BY_CLAIM } from "../server/config.ts";
+import { CHECKED_PGSETTINGS_STATEMENT } from "../server/request-context.ts";
 import { LIST_JSON_SQL, PGSETTINGS_STATEMENT } from "./list-request.ts";
 import { serveInChild } from "./server-process.ts";
 
@@ -64,15 +66,10 @@ function claimsFor(authorization: string | undefined): Claims | undefined {
   }
 }
 
-/** As server/claims-check.ts: one statement on the pool, before the request's transaction. */
-async function claimsAreCurrent(c: Claims): Promise<boolean> {
-  const { rows } = await pool.query<{ current: boolean }>({
-    name: "claims_are_current",
-    text: "select app_private.claims_are_current($1, $2, $3, $4) as current",
-    values: [c.userId, c.tenantId, c.role, c.sessionId],
-  });
-  return rows[0].current === true;
-}
+/** The first statement of the transaction, as the API sends it (prepared once per connection). */
+const settingsStatement = revocationCheck
+  ? { name: "checked_settings", text: CHECKED_PGSETTINGS_STATEMENT }
+  : { name: "settings", text: PGSETTINGS_STATEMENT };
 
 const app = express();
 app.disable("x-powered-by");
@@ -82,24 +79,19 @@ app.post("/graphql", express.json(), async (req, res) => {
     res.status(401).json({ errors: [{ message: "The token is not valid.", extensions: { code: "INVALID_TOKEN" } }] });
     return;
   }
-  try {
-    if (revocationCheck && !(await claimsAreCurrent(claims))) {
-      res.status(401).json({ errors: [{ message: "The token no longer matches its account or session.", extensions: { code: "INVALID_TOKEN" } }] });
-      return;
-    }
-  } catch (error) {
-    res.status(500).json({ errors: [{ message: String(error) }] });
-    return;
-  }
   const client = await pool.connect();
   try {
     await client.query("begin");
-    await client.query(PGSETTINGS_STATEMENT, [claims.settings]);
+    await client.query({ ...settingsStatement, values: [claims.settings] });
     const { rows } = await client.query<{ body: string }>({ name: "list", text: LIST_JSON_SQL });
     await client.query("commit");
     res.type("application/json").send(rows[0].body);
   } catch (error) {
     await client.query("rollback").catch(() => {});
+    if ((error as { code?: string }).code === "28000") {
+      res.status(401).json({ errors: [{ message: "The token no longer matches its account or session.", extensions: { code: "INVALID_TOKEN" } }] });
+      return;
+    }
     res.status(500).json({ errors: [{ message: String(error) }] });
   } finally {
     client.release();

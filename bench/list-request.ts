@@ -2,7 +2,7 @@
 // of their tenant. Its GraphQL text, the SQL PostGraphile generates for it
 // (read from the wire, PostGraphile 5.1.5), and the same as one JSON
 // document built in the database, which the baseline and pgbench run.
-export { PGSETTINGS_STATEMENT } from "../server/set-local.ts";
+export { PGSETTINGS_STATEMENT } from "../server/request-context.ts";
 
 export const GRAPHQL_LIST_QUERY = "{ tasks(first: 20, orderBy: CREATED_AT_DESC) { nodes { rowId title status createdAt } } }";
 

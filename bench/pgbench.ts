@@ -30,6 +30,18 @@ const SET_CLAIMS = `select set_config('jwt.claims.tenant_id', tenant_id::text, t
   set_config('jwt.claims.session_id', session_id::text, true) as sid
 from public.bench_members where n = :n \\gset`;
 /**
+ * The list transaction's settings statement, with the claims check that the
+ * API's (server/request-context.ts) runs in the same statement.
+ */
+const SET_CLAIMS_CHECKED = SET_CLAIMS.replace(
+  "as sid\n",
+  `as sid,
+  app_private.assert_claims_current(json_build_array(json_build_array('jwt.claims.tenant_id', tenant_id),
+    json_build_array('jwt.claims.user_id', user_id), json_build_array('jwt.claims.role', 'member'),
+    json_build_array('jwt.claims.session_id', session_id))) as checked\n`,
+);
+
+/**
  * The statement server/claims-check.ts sends before every authenticated
  * request, alone (no transaction block, as pool.query sends it), for the
  * member and session of a random tenant; the member's row is found in the
@@ -42,7 +54,8 @@ from public.bench_members m where m.n = :n;`;
 
 /**
  * - list: the transaction of a tenant's list request, as the authenticator
- *   (connect with its URL): claims, `set local role`, the JSON list, commit.
+ *   (connect with its URL): claims and their check, `set local role`, the
+ *   JSON list, commit.
  * - rls-policy / rls-bypass (connect as the superuser): the same transaction
  *   and the same SELECT, once as the member role through the policy, once
  *   as the superuser (who bypasses RLS) with an explicit tenant condition.
@@ -72,7 +85,7 @@ function scriptText(script: PgbenchScript, superuser: string): string {
   const bypassRole = `"${superuser.replaceAll('"', '""')}"`;
   switch (script) {
     case "list":
-      return `${PICK_TENANT}\n${SET_CLAIMS}\nset local role ${ROLES.member};\n${LIST_JSON_SQL};\ncommit;\n`;
+      return `${PICK_TENANT}\n${SET_CLAIMS_CHECKED}\nset local role ${ROLES.member};\n${LIST_JSON_SQL};\ncommit;\n`;
     case "rls-policy":
       return `${PICK_TENANT}\n${SET_CLAIMS}\nset local role ${ROLES.member};\n${TASKS_SELECT}\n${TASKS_ORDER};\ncommit;\n`;
     case "rls-bypass":

@@ -9,11 +9,11 @@ import { AuthError, makeAuthenticator, OPERATOR_TENANT_HEADER } from "./auth.ts"
 import type { Config } from "./config.ts";
 import { makeAvailability } from "./availability.ts";
 import { makeClaimsCheck, type RequestSummary } from "./claims-check.ts";
-import { isUnavailable, sendError, UNAVAILABLE } from "./errors.ts";
+import { isUnavailable, sendError, STALE_TOKEN, UNAVAILABLE } from "./errors.ts";
 import { makeExportHandler } from "./export.ts";
 import { makePreset } from "./preset.ts";
 import { makeRateLimitMiddleware } from "./rate-limit.ts";
-import { useSetLocal } from "./set-local.ts";
+import { useRequestContext } from "./request-context.ts";
 
 export interface App {
   server: Server;
@@ -51,7 +51,7 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
     console.error(`[pool] idle client: ${error.message}`);
   });
   pool.on("connect", (client) => client.on("error", (error) => console.error(`[pool] client: ${error.message}`)));
-  if (config.database.contextMode === "set_local") useSetLocal(pool);
+  useRequestContext(pool, config.database.contextMode);
 
   // A KeyObject, not a string: jsonwebtoken would otherwise rebuild the key on every verify.
   const jwtKey = createSecretKey(Buffer.from(config.jwt.secret, "utf8"));
@@ -87,7 +87,13 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
   });
 
   const claimsAreCurrent = makeClaimsCheck(pool);
-  const authenticate: express.RequestHandler = async (req, res, next) => {
+  /**
+   * Verifies the token and sets req.pgSettings. Operators' tokens are
+   * checked (and their access to a tenant audited) here, before the request;
+   * tenant users' tokens too when `checkUsers`, else inside the request's
+   * own transaction (server/request-context.ts).
+   */
+  const authenticate = ({ checkUsers }: { checkUsers: boolean }): express.RequestHandler => async (req, res, next) => {
     const refuse = (code: string, message: string) =>
       sendError(res, 401, code, message, { "WWW-Authenticate": `Bearer error="invalid_token"` });
     let settings;
@@ -100,8 +106,9 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
       return refuse(error.code, error.message);
     }
     try {
-      if (!(await claimsAreCurrent(settings, () => summarize(req)))) {
-        return refuse("INVALID_TOKEN", "The token no longer matches its account or session.");
+      const check = checkUsers || settings["jwt.claims.operator_id"] !== undefined;
+      if (check && !(await claimsAreCurrent(settings, () => summarize(req)))) {
+        return refuse(STALE_TOKEN.code, STALE_TOKEN.message);
       }
     } catch (error) {
       if (!isUnavailable(error as Error)) return next(error);
@@ -126,10 +133,10 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
     express.json({ limit: bodyLimit }),
     express.text({ type: "application/graphql", limit: bodyLimit }),
     bodyError,
-    authenticate,
+    authenticate({ checkUsers: false }),
     makeRateLimitMiddleware(config.rateLimits),
   );
-  app.get("/export", availability.gate, authenticate, makeExportHandler(pool, availability.markDown));
+  app.get("/export", availability.gate, authenticate({ checkUsers: true }), makeExportHandler(pool, availability.markDown));
 
   const server = createServer(app);
   await serv.addTo(app, server);

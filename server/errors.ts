@@ -4,8 +4,13 @@ import type { Response } from "express";
 import { randomUUID } from "node:crypto";
 import { GraphQLError } from "postgraphile/graphql";
 
+/** A token refused because the database no longer agrees with it (401). */
+export const STALE_TOKEN = { code: "INVALID_TOKEN", message: "The token no longer matches its account or session." };
+
 /** Codes for standard PostgreSQL errors that a caller can cause. */
 const BY_SQLSTATE: Record<string, { code: string; message: string }> = {
+  // app_private.assert_claims_current, at the start of the request's transaction.
+  "28000": STALE_TOKEN,
   "42501": { code: "FORBIDDEN", message: "Permission denied." },
   "23505": { code: "CONFLICT", message: "A record with these values already exists." },
   "23503": { code: "INVALID_REFERENCE", message: "A referenced record does not exist." },
@@ -85,6 +90,42 @@ export function makeMaskError(development: boolean, onUnavailable: () => void = 
     return replace(error, `An internal error occurred (reference ${id}).`, { code: "INTERNAL", errorId: id, ...detail });
   };
 }
+
+/** How a masked STALE_TOKEN error appears in a serialized response (data cannot contain it unescaped). */
+const STALE_TOKEN_IN_JSON = Buffer.from(`"extensions":{"code":"${STALE_TOKEN.code}"`);
+const STALE_TOKEN_BODY = Buffer.from(JSON.stringify({ errors: [{ message: STALE_TOKEN.message, extensions: { code: STALE_TOKEN.code } }] }));
+
+/**
+ * The claims check inside the request's transaction fails the request's
+ * fields with STALE_TOKEN; this grafserv middleware answers such a request
+ * as a token refused before execution is answered: HTTP 401, the same body
+ * and header, no partial data.
+ */
+export const StaleTokenStatusPlugin: GraphileConfig.Plugin = {
+  name: "StaleTokenStatusPlugin",
+  version: "1.0.0",
+  grafserv: {
+    middleware: {
+      async processRequest(next) {
+        const result = await next();
+        const stale =
+          (result?.type === "buffer" && result.buffer.includes(STALE_TOKEN_IN_JSON)) ||
+          (result?.type === "json" && JSON.stringify(result.json).includes(STALE_TOKEN_IN_JSON.toString()));
+        if (!stale) return result;
+        return {
+          type: "buffer",
+          statusCode: 401,
+          headers: {
+            "content-type": "application/json; charset=utf-8",
+            "content-length": String(STALE_TOKEN_BODY.length),
+            "www-authenticate": `Bearer error="invalid_token"`,
+          },
+          buffer: STALE_TOKEN_BODY,
+        };
+      },
+    },
+  },
+};
 
 /** An HTTP error outside GraphQL execution, in the same shape: `{"errors":[{"message","extensions":{"code"}}]}`. */
 export function sendError(res: Response, status: number, code: string, message: string, headers: Record<string, string> = {}) {

@@ -19,7 +19,7 @@ import { createGzip } from "node:zlib";
 import type pg from "pg";
 import { ROLES } from "./config.ts";
 import { isUnavailable, sendError, UNAVAILABLE } from "./errors.ts";
-import { PGSETTINGS_STATEMENT } from "./set-local.ts";
+import { PGSETTINGS_STATEMENT } from "./request-context.ts";
 
 export const EXPORT_FORMAT = "multi-tenant-saas/export";
 export const EXPORT_FORMAT_VERSION = 1;

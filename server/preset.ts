@@ -8,7 +8,7 @@ import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
 import { PostGraphileConnectionFilterPreset } from "postgraphile-plugin-connection-filter";
 import { ANONYMOUS_SETTINGS, type PgSettings } from "./auth.ts";
 import type { Config } from "./config.ts";
-import { makeMaskError } from "./errors.ts";
+import { makeMaskError, StaleTokenStatusPlugin } from "./errors.ts";
 import { makeLimitsPlugin } from "./limits.ts";
 import { NullResultErrorsPlugin } from "./null-result-errors.ts";
 
@@ -31,7 +31,7 @@ export function makePreset(
   const watch = config.env === "development" && !!superuserUrl;
   return {
     extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, PostGraphileConnectionFilterPreset],
-    plugins: [makeLimitsPlugin(config.limits), NullResultErrorsPlugin],
+    plugins: [makeLimitsPlugin(config.limits), NullResultErrorsPlugin, StaleTokenStatusPlugin],
     pgServices: [
       makePgService({
         pool,

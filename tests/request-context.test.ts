@@ -1,11 +1,15 @@
+// How a request's settings reach PostgreSQL (server/request-context.ts),
+// through PostGraphile's own adaptor: in both modes the claims check runs
+// first, in the same round trip, and refuses a stale session with 28000;
 // DB_CONTEXT_MODE=set_local (for Citus), on plain PostgreSQL: settings arrive
-// as quoted SET LOCAL statements through PostGraphile's own adaptor, hostile
-// values stay values, and tenants stay isolated over HTTP.
+// as quoted SET LOCAL statements, hostile values stay values, and tenants
+// stay isolated over HTTP.
 import pg from "pg";
 import { makePgAdaptorWithPgClient } from "postgraphile/adaptors/pg";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ROLES } from "../server/config.ts";
-import { PGSETTINGS_STATEMENT, setLocalSql, useSetLocal } from "../server/set-local.ts";
+import { withClient } from "../db/setup.ts";
+import { CHECKED_PGSETTINGS_STATEMENT, PGSETTINGS_STATEMENT, setLocalSql, useRequestContext } from "../server/request-context.ts";
 import { startApi } from "./helpers/api.ts";
 import { onCleanup } from "./helpers/cleanup.ts";
 import { createTestDatabase, type TestDatabase } from "./helpers/database.ts";
@@ -46,7 +50,7 @@ describe("SET LOCAL through PostGraphile's adaptor", () => {
         return query(config, ...rest);
       }) as typeof client.query;
     });
-    useSetLocal(pool);
+    useRequestContext(pool, "set_local");
     withPgClient = makePgAdaptorWithPgClient(pool);
   });
 
@@ -60,7 +64,7 @@ describe("SET LOCAL through PostGraphile's adaptor", () => {
     );
     expect(rows[0]).toEqual({ me: ROLES.member, note: value, users: 2 });
     expect(statements).not.toContain(PGSETTINGS_STATEMENT);
-    expect(statements.filter((s) => s.startsWith("set local "))).toHaveLength(1);
+    expect(statements.filter((s) => /^select app_private\.assert_claims_current\( ?E?'.*'\); set local /s.test(s))).toHaveLength(1);
     // Nothing outlived the transaction, and the users table is still there.
     const after = await withPgClient({}, (client) =>
       client.query<{ me: string; note: string | null }>({ text: "select current_user as me, current_setting('jwt.claims.note', true) as note" }),
@@ -72,6 +76,62 @@ describe("SET LOCAL through PostGraphile's adaptor", () => {
     expect(() => setLocalSql([['role" = \'postgres', "x"]], (v) => `'${v}'`)).toThrow(/Refusing/);
     expect(() => setLocalSql([["jwt.claims.x; reset role", "x"]], (v) => `'${v}'`)).toThrow(/Refusing/);
   });
+});
+
+describe("the claims check in the request's first statement", () => {
+  /** A live session of A's member, made as the owner (a fixture), and a function to end it. */
+  async function liveSession() {
+    const inTenantA = <T>(fn: (c: pg.Client) => Promise<T>) =>
+      withClient(db.ownerUrl, async (c) => {
+        await c.query("begin");
+        await c.query("select set_config('jwt.claims.tenant_id', $1, true)", [world.tenants.A.id]);
+        const result = await fn(c);
+        await c.query("commit");
+        return result;
+      });
+    const session = await inTenantA(async (c) => {
+      const { rows } = await c.query("select ((app_private.issue_tokens($1, $2)).access_token).session_id as s", [world.tenants.A.id, world.memberA.id]);
+      return rows[0].s as string;
+    });
+    const revoke = () => inTenantA((c) => c.query("update app_private.sessions set revoked_at = now() where id = $1", [session]));
+    return { session, revoke };
+  }
+
+  for (const mode of ["set_config", "set_local"] as const) {
+    it(`${mode}: a live session's request runs; once the session is revoked, the same settings get 28000 and run nothing`, async () => {
+      const pool = new pg.Pool({ connectionString: db.authUrl, max: 1 });
+      onCleanup(() => pool.end());
+      const sent: string[] = [];
+      pool.on("connect", (client) => {
+        const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+        client.query = ((config: unknown, ...rest: unknown[]) => {
+          sent.push(typeof config === "string" ? config : String((config as { text: string }).text));
+          return query(config, ...rest);
+        }) as typeof client.query;
+      });
+      useRequestContext(pool, mode);
+      const withPgClient = makePgAdaptorWithPgClient(pool);
+      const { session, revoke } = await liveSession();
+      const settings = {
+        role: ROLES.member,
+        "jwt.claims.tenant_id": world.tenants.A.id,
+        "jwt.claims.user_id": world.memberA.id,
+        "jwt.claims.role": "member",
+        "jwt.claims.session_id": session,
+      };
+      const count = () => withPgClient(settings, (client) => client.query<{ n: number }>({ text: "select count(*)::int as n from app_public.tasks" }));
+      expect((await count()).rows[0].n).toBe(3);
+      if (mode === "set_config") expect(sent).toContain(CHECKED_PGSETTINGS_STATEMENT);
+      // A claim missing (claims_are_current is strict) refuses rather than lets through.
+      const { "jwt.claims.role": _role, ...withoutRole } = settings;
+      await expect(withPgClient(withoutRole, (client) => client.query({ text: "select 1" }))).rejects.toMatchObject({ code: "28000" });
+      await revoke();
+      await expect(count()).rejects.toMatchObject({ code: "28000" });
+      // Settings without a session (anonymous) pass the check.
+      const anonymous = await withPgClient({ role: ROLES.anonymous }, (client) => client.query<{ me: string }>({ text: "select current_user as me" }));
+      expect(anonymous.rows[0].me).toBe(ROLES.anonymous);
+    });
+  }
 });
 
 describe("the API with DB_CONTEXT_MODE=set_local", () => {

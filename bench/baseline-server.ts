@@ -82,7 +82,8 @@ app.post("/graphql", express.json(), async (req, res) => {
   const client = await pool.connect();
   try {
     await client.query("begin");
-    await client.query({ ...settingsStatement, values: [claims.settings] });
+    const values = revocationCheck ? [claims.settings, claims.userId, claims.tenantId, claims.role, claims.sessionId] : [claims.settings];
+    await client.query({ ...settingsStatement, values });
     const { rows } = await client.query<{ body: string }>({ name: "list", text: LIST_JSON_SQL });
     await client.query("commit");
     res.type("application/json").send(rows[0].body);

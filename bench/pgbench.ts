@@ -36,9 +36,7 @@ from public.bench_members where n = :n \\gset`;
 const SET_CLAIMS_CHECKED = SET_CLAIMS.replace(
   "as sid\n",
   `as sid,
-  app_private.assert_claims_current(json_build_array(json_build_array('jwt.claims.tenant_id', tenant_id),
-    json_build_array('jwt.claims.user_id', user_id), json_build_array('jwt.claims.role', 'member'),
-    json_build_array('jwt.claims.session_id', session_id))) as checked\n`,
+  app_private.assert_claims_current(user_id, tenant_id, 'member', session_id) as checked\n`,
 );
 
 /**

@@ -16,8 +16,14 @@ export const PGSETTINGS_STATEMENT = "select set_config(el->>0, el->>1, true) fro
 
 /** The same, after the claims check (a materialized CTE: evaluated once, before any set_config). */
 export const CHECKED_PGSETTINGS_STATEMENT =
-  "with claims_check as materialized (select app_private.assert_claims_current($1::json)) " +
+  "with claims_check as materialized (select app_private.assert_claims_current($2, $3, $4, $5)) " +
   "select set_config(el->>0, el->>1, true) from claims_check, json_array_elements($1::json) el";
+
+/** The check's parameters (user, tenant, role, session; null when absent) from the settings' JSON. */
+export function claimsOf(settingsJson: string): (string | null)[] {
+  const claims = new Map<string, string>(JSON.parse(settingsJson));
+  return ["jwt.claims.user_id", "jwt.claims.tenant_id", "jwt.claims.role", "jwt.claims.session_id"].map((name) => claims.get(name) ?? null);
+}
 
 const SETTING_NAME = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$/;
 
@@ -43,12 +49,14 @@ export function useRequestContext(pool: pg.Pool, mode: Config["database"]["conte
       const c = config as { text?: unknown; values?: unknown[] } | null;
       if (c && typeof c === "object" && c.text === PGSETTINGS_STATEMENT) {
         const json = String(c.values![0]);
+        const claims = claimsOf(json);
         if (mode === "set_local") {
-          const check = `select app_private.assert_claims_current(${client.escapeLiteral(json)})`;
+          const args = claims.map((v) => (v === null ? "null" : client.escapeLiteral(v))).join(", ");
+          const check = `select app_private.assert_claims_current(${args})`;
           return query(`${check}; ${setLocalSql(JSON.parse(json), (v) => client.escapeLiteral(v))}`);
         }
         // Named: prepared once per connection.
-        return query({ name: "mts_request_context", text: CHECKED_PGSETTINGS_STATEMENT, values: [json] });
+        return query({ name: "mts_request_context", text: CHECKED_PGSETTINGS_STATEMENT, values: [json, ...claims] });
       }
       return query(config, ...rest);
     }) as typeof client.query;

@@ -130,7 +130,7 @@ describe("functions", () => {
       [APP_SCHEMAS],
     );
     expect(definers.map((d) => d.name).sort()).toEqual([
-      "app_private.assert_claims_current(json)",
+      "app_private.assert_claims_current(uuid,uuid,text,uuid)",
       "app_private.audit(uuid,text,text,text,text[],jsonb,uuid,uuid)",
       "app_private.claims_are_current(uuid,uuid,text,uuid)",
       "app_private.operator_access(uuid,uuid,jsonb)",

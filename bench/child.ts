@@ -1,7 +1,17 @@
 // The parent side of a benchmarked server: fork it with its own environment,
 // learn its port, ask for its peak memory, stop it. Bounded in time throughout.
 import { fork } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { FromChild, ToChild } from "./server-process.ts";
+
+/**
+ * The V8 flags `npm start` gives the server (package.json), so that every
+ * benchmarked server runs as deployed: the same heap limits for GraphQL and
+ * the baselines.
+ */
+export const START_FLAGS: string[] =
+  JSON.parse(readFileSync(join(import.meta.dirname, "..", "package.json"), "utf8")).scripts.start.match(/--[a-z-]+=\S+/g) ?? [];
 
 export interface ServerProcess {
   name: string;
@@ -23,7 +33,7 @@ function waitFor<T>(what: string, ms: number, executor: (resolve: (v: T) => void
 }
 
 export async function startServer(name: string, entry: string, env: NodeJS.ProcessEnv): Promise<ServerProcess> {
-  const child = fork(entry, [], { env, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const child = fork(entry, [], { env, execArgv: START_FLAGS, stdio: ["ignore", "inherit", "inherit", "ipc"] });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const ask = (message: ToChild) => child.send(message);
   try {

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { median } from "./stats.ts";
+import { START_FLAGS } from "./child.ts";
 
 export interface StartupResult {
   /** Wall-clock milliseconds from spawn to the "ready in" line, per run. */
@@ -40,7 +41,7 @@ function startOnce(dataDir: string): Promise<[number, number]> {
     HOST: "127.0.0.1",
   };
   const started = performance.now();
-  const child = spawn(process.execPath, ["server/main.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...START_FLAGS, "server/main.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   return new Promise((resolve, reject) => {
     let ready: [number, number] | undefined;

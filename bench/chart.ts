@@ -91,8 +91,8 @@ function costLines(cost: CostLine[], costScale: string): string[] {
   const share = find("req/s lost, share");
   const meanAdded = find("mean latency added");
   const p99 = find("p99 added");
-  const aloneTps = find("claims_are_current alone, pgbench (");
-  const aloneMean = find("claims_are_current alone, pgbench mean");
+  const aloneTps = find("revocation check alone, pgbench (");
+  const aloneMean = find("revocation check alone, pgbench mean");
   if (!lost) return [];
   /** Signed, with a real minus: the change from "without" to "with the check". */
   const n = (v: number | undefined, digits = 0) => {
@@ -102,7 +102,7 @@ function costLines(cost: CostLine[], costScale: string): string[] {
   };
   const plain = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? Math.round(v).toLocaleString("en-US") : "–");
   return [
-    `Revocation check (claims_are_current) per request, baseline with vs without it (${costScale}): ` +
+    `Revocation check (assert_claims_current) per request, baseline with vs without it (${costScale}): ` +
       `${n(-lost.value)} req/s (${n(share === undefined ? undefined : -share.value, 1)}%), ` +
       `mean latency ${n(meanAdded?.value)} µs, p99 ${n(p99?.value, 2)} ms`,
     ...(aloneTps ? [`The check alone in pgbench (${costScale}): ${plain(aloneTps.value)} tps, mean latency ${plain(aloneMean?.value)} µs`] : []),

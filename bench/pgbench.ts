@@ -40,14 +40,14 @@ const SET_CLAIMS_CHECKED = SET_CLAIMS.replace(
 );
 
 /**
- * The statement server/claims-check.ts sends before every authenticated
- * request, alone (no transaction block, as pool.query sends it), for the
- * member and session of a random tenant; the member's row is found in the
+ * The check server/request-context.ts puts in every request's settings
+ * statement, alone (no transaction block), for the member and session of a
+ * random tenant; the member's row is found in the
  * same statement (one primary-key probe of public.bench_members), so that
  * each transaction is this one round trip.
  */
 const CLAIMS_CHECK = `\\set n random(1, :tenants)
-select app_private.claims_are_current(m.user_id, m.tenant_id, 'member', m.session_id) as current
+select app_private.assert_claims_current(m.user_id, m.tenant_id, 'member', m.session_id) as checked
 from public.bench_members m where m.n = :n;`;
 
 /**
@@ -58,7 +58,7 @@ from public.bench_members m where m.n = :n;`;
  *   and the same SELECT, once as the member role through the policy, once
  *   as the superuser (who bypasses RLS) with an explicit tenant condition.
  *   Both switch role once, so that only the access path differs.
- * - claims-check (connect as the authenticator): app_private.claims_are_current
+ * - claims-check (connect as the authenticator): app_private.assert_claims_current
  *   alone, the API's per-request revocation check.
  */
 export function pgbenchScript(script: PgbenchScript, superuser: string): string {

@@ -94,10 +94,10 @@ random; their overhead is the ratio of mean latencies. Peak RSS is the server
 process's maximum resident set size over the whole run.
 
 The API checks every authenticated request against the database
-(\`app_private.claims_are_current\`: live session, user still in the tenant
-with that role) before its transaction. The baseline does the same (one
-round trip on its pool, as \`server/claims-check.ts\`), so the GraphQL
-ratios compare equal guarantees; the baseline without that check runs too,
+(\`app_private.assert_claims_current\`: live session, user still in the
+tenant with that role) in the first statement of its transaction
+(\`server/request-context.ts\`). The baseline does the same, in the same
+statement, so the GraphQL ratios compare equal guarantees; the baseline without that check runs too,
 back to back with it, and their difference is the check's cost per request.
 The refresh row: each client exchanges its own refresh token again and again
 (rotation); every answer must carry a new one, or it counts as failed.
@@ -117,7 +117,7 @@ ${
     ? `
 ## Cost of the per-request revocation check
 
-Baseline with \`app_private.claims_are_current\` before its transaction
+Baseline with \`app_private.assert_claims_current\` in its settings statement
 minus the same baseline without it, per round (the two run back to back),
 median over the rounds. HTTP loads are closed-loop at saturation, so
 "mean latency added" includes queueing behind ${o.connections} connections;

@@ -7,7 +7,7 @@ import { median } from "./stats.ts";
 
 export const SYSTEMS = {
   postgres: "PostgreSQL: list transaction (pgbench)",
-  "claims-check": "PostgreSQL: claims_are_current alone (pgbench)",
+  "claims-check": "PostgreSQL: the revocation check alone (pgbench)",
   baseline: "Baseline: Express + pg + jsonwebtoken, with the revocation check",
   "baseline-unchecked": "Baseline without the revocation check",
   graphql: "GraphQL: PostGraphile V5 (server/app.ts)",
@@ -72,7 +72,7 @@ export interface Results {
   datasets: { scale: string; tenants: number; rows: number; loadSeconds: number; tokens: number }[];
   rows: Row[];
   checks: Check[];
-  /** The cost of app_private.claims_are_current per request: baseline with ÷ without the check, and pgbench. */
+  /** The cost of app_private.assert_claims_current per request: baseline with ÷ without the check, and pgbench. */
   checkCost: CostLine[];
   startup?: StartupResult;
   samples: Sample[];
@@ -196,8 +196,8 @@ export function checkTargets(samples: Sample[], rows: Row[], startup: StartupRes
 }
 
 /**
- * What the per-request revocation check (app_private.claims_are_current,
- * one round trip before the transaction) costs: per data set, the two
+ * What the per-request revocation check (app_private.assert_claims_current,
+ * in the settings statement of the request's transaction) costs: per data set, the two
  * baseline variants, run back to back each round, compared per round
  * (median over the rounds); then the check alone in pgbench.
  */
@@ -236,8 +236,8 @@ export function checkCost(samples: Sample[], scales: string[]): CostLine[] {
       value: median(alone.map(f)),
       detail: `per round: ${alone.map((s) => f(s).toFixed(digits)).join(", ")}`,
     });
-    line(`claims_are_current alone, pgbench (${scale})`, "tps", list((s) => s.requestsPerSecond, 0));
-    line(`claims_are_current alone, pgbench mean latency (${scale})`, "µs", list((s) => (s.meanMs ?? NaN) * 1000, 0));
+    line(`revocation check alone, pgbench (${scale})`, "tps", list((s) => s.requestsPerSecond, 0));
+    line(`revocation check alone, pgbench mean latency (${scale})`, "µs", list((s) => (s.meanMs ?? NaN) * 1000, 0));
   }
   return lines;
 }

@@ -555,8 +555,16 @@ policyMatrix("operators", context, [
   { actor: "admin of A", does: "lists operators", sql: "select * from app_public.operators", expect: { error: "permission denied" } },
   { actor: "admin of B", does: "lists operators", sql: "select * from app_public.operators", expect: { error: "permission denied" } },
   { actor: "anonymous", does: "lists operators", sql: "select * from app_public.operators", expect: { error: "permission denied" } },
-  { actor: "admin of A", does: "asks which operator it is", sql: "select app_public.current_operator()", expect: { error: "permission denied" } },
-  { actor: "anonymous", does: "asks which operator it is", sql: "select app_public.current_operator()", expect: { error: "permission denied" } },
+  // Not an operator: no row (null), and still no way to read operators.
+  { actor: "admin of A", does: "asks which operator it is", sql: "select o.* from app_public.current_operator() o where o.id is not null", expect: { rows: 0 } },
+  { actor: "anonymous", does: "asks which operator it is", sql: "select o.* from app_public.current_operator() o where o.id is not null", expect: { rows: 0 } },
+  {
+    actor: "member with no claims",
+    does: "claims to be an operator by setting jwt.claims.operator_id (a request role without the operator role)",
+    sql: "select set_config('jwt.claims.operator_id', $1, true), (select count(*) from app_public.current_operator() o where o.id is not null) as n",
+    params: (w) => [w.operator.id],
+    expect: { error: "permission denied" },
+  },
   {
     actor: "operator",
     does: "adds an operator",

@@ -726,6 +726,13 @@ describe("operators", () => {
     expect(whoami).toEqual({ currentOperator: { rowId: claims.operator_id, email: DEMO_OPERATOR.email } });
   });
 
+  it("currentUser and currentOperator answer everyone in one query: null for what the caller is not, never an error", async () => {
+    const WHO = "{ currentUser { email } currentOperator { email } }";
+    expect(ok(await gql(WHO, {}, { token: operatorToken }))).toEqual({ currentUser: null, currentOperator: { email: DEMO_OPERATOR.email } });
+    expect(ok(await gql(WHO, {}, { token: tokenAdminA }))).toEqual({ currentUser: { email: world.adminA.email }, currentOperator: null });
+    expect(ok(await gql(WHO))).toEqual({ currentUser: null, currentOperator: null });
+  });
+
   it("without X-Operator-Tenant an operator lists every tenant but sees no tenant's tasks, users, invitations or audit events, and nothing is audited", async () => {
     const before = await operatorAccess();
     const data = ok(

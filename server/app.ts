@@ -8,7 +8,7 @@ import { grafserv } from "postgraphile/grafserv/express/v4";
 import { AuthError, makeAuthenticator, OPERATOR_TENANT_HEADER } from "./auth.ts";
 import type { Config } from "./config.ts";
 import { makeAvailability } from "./availability.ts";
-import { makeClaimsCheck, type RequestSummary } from "./claims-check.ts";
+import { makeOperatorCheck, type RequestSummary } from "./operator-check.ts";
 import { isUnavailable, sendError, STALE_TOKEN, UNAVAILABLE } from "./errors.ts";
 import { makeExportHandler } from "./export.ts";
 import { makePreset } from "./preset.ts";
@@ -86,14 +86,14 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
     }
   });
 
-  const claimsAreCurrent = makeClaimsCheck(pool);
+  const operatorMayProceed = makeOperatorCheck(pool);
   /**
    * Verifies the token and sets req.pgSettings. Operators' tokens are
    * checked (and their access to a tenant audited) here, before the request;
-   * tenant users' tokens too when `checkUsers`, else inside the request's
-   * own transaction (server/request-context.ts).
+   * tenant users' tokens inside the request's own transaction
+   * (server/request-context.ts).
    */
-  const authenticate = ({ checkUsers }: { checkUsers: boolean }): express.RequestHandler => async (req, res, next) => {
+  const authenticate: express.RequestHandler = async (req, res, next) => {
     const refuse = (code: string, message: string) =>
       sendError(res, 401, code, message, { "WWW-Authenticate": `Bearer error="invalid_token"` });
     let settings;
@@ -106,8 +106,7 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
       return refuse(error.code, error.message);
     }
     try {
-      const check = checkUsers || settings["jwt.claims.operator_id"] !== undefined;
-      if (check && !(await claimsAreCurrent(settings, () => summarize(req)))) {
+      if (settings["jwt.claims.operator_id"] !== undefined && !(await operatorMayProceed(settings, () => summarize(req)))) {
         return refuse(STALE_TOKEN.code, STALE_TOKEN.message);
       }
     } catch (error) {
@@ -133,10 +132,10 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
     express.json({ limit: bodyLimit }),
     express.text({ type: "application/graphql", limit: bodyLimit }),
     bodyError,
-    authenticate({ checkUsers: false }),
+    authenticate,
     makeRateLimitMiddleware(config.rateLimits),
   );
-  app.get("/export", availability.gate, authenticate({ checkUsers: true }), makeExportHandler(pool, availability.markDown));
+  app.get("/export", availability.gate, authenticate, makeExportHandler(pool, availability.markDown));
 
   const server = createServer(app);
   await serv.addTo(app, server);

@@ -18,7 +18,7 @@ import type { Writable } from "node:stream";
 import { createGzip } from "node:zlib";
 import type pg from "pg";
 import { ROLES } from "./config.ts";
-import { isUnavailable, sendError, UNAVAILABLE } from "./errors.ts";
+import { isUnavailable, sendError, STALE_TOKEN, UNAVAILABLE } from "./errors.ts";
 import { PGSETTINGS_STATEMENT } from "./request-context.ts";
 
 export const EXPORT_FORMAT = "multi-tenant-saas/export";
@@ -147,6 +147,10 @@ export function makeExportHandler(pool: pg.Pool, onDatabaseUnavailable: () => vo
       out.end();
     } catch (error) {
       await client.query("rollback").catch(() => {});
+      if (!res.headersSent && (error as { code?: string }).code === "28000") {
+        // The claims check in the settings statement (server/request-context.ts).
+        return sendError(res, 401, STALE_TOKEN.code, STALE_TOKEN.message, { "WWW-Authenticate": `Bearer error="invalid_token"` });
+      }
       if (!res.headersSent) return sendError(res, 500, "INTERNAL", "The export failed.");
       // Mid-stream: the missing "end" line tells the reader the file is incomplete.
       console.error("[export] failed mid-stream:", (error as Error).message);

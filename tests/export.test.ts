@@ -142,6 +142,17 @@ describe("GET /export", () => {
     expect(anonymous.text).not.toContain(world.adminA.email);
   });
 
+  it("an admin whose session has ended (logout) gets 401 INVALID_TOKEN and no data", async () => {
+    const { accessToken, refreshToken } = await api.loginTokens(world.tenants.B.slug, world.adminB.email, world.password);
+    expect((await exportAs(accessToken)).status).toBe(200);
+    const out = await api.graphql("mutation($t: String!) { logout(input: {refreshToken: $t}) { result } }", { t: refreshToken });
+    expect(out.body.data!.logout.result).toBe(true);
+    const after = await exportAs(accessToken);
+    expect(after.status).toBe(401);
+    expect(JSON.parse(after.text).errors[0].extensions.code).toBe("INVALID_TOKEN");
+    expect(after.text).not.toContain(world.adminB.email);
+  });
+
   it("B's admin exports only B", async () => {
     const b = parse((await exportAs(await api.login(world.tenants.B.slug, world.adminB.email, world.password))).text);
     expect(b[0].tenant).toMatchObject({ id: world.tenants.B.id });

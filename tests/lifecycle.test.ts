@@ -6,8 +6,12 @@
 // read, or get invitations and one audited task update.
 import jwt from "jsonwebtoken";
 import { randomBytes } from "node:crypto";
+import { execFile } from "node:child_process";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
+import { ROOT_DIR } from "../db/migrate.ts";
 import { DEMO_OPERATOR } from "../db/seed.ts";
 import { withClient } from "../db/setup.ts";
 import { startApi, type GraphQLResponse, type TestApi } from "./helpers/api.ts";
@@ -572,6 +576,41 @@ describe("sessions", () => {
     for (const garbage of ["garbage", "", madeUpToken(tenant.id), session.refreshToken]) {
       expect(ok(await gql(LOGOUT, { refreshToken: garbage })).logout.result).toBe(true);
     }
+  });
+
+  it("npm run db:prune deletes sessions that ended over a day ago (their refresh tokens still get BADRT), and keeps live and recently ended ones", async () => {
+    const tenant = await freshTenant("prune");
+    const pat = await addUser(tenant, "pat");
+    const old = await loggedIn(tenant.slug, pat.email);
+    const recent = await loggedIn(tenant.slug, pat.email);
+    const live = await loggedIn(tenant.slug, pat.email);
+    for (const ended of [old, recent]) expect(ok(await gql(LOGOUT, { refreshToken: ended.refreshToken })).logout.result).toBe(true);
+    // As the owner (a fixture): the old session ended two days ago.
+    const sessions = (sql: string, values: unknown[]) =>
+      withClient(db.ownerUrl, async (c) => {
+        await c.query("begin");
+        await c.query("select set_config('jwt.claims.tenant_id', $1, true)", [tenant.id]);
+        const { rows } = await c.query(sql, values);
+        await c.query("commit");
+        return rows;
+      });
+    await sessions("update app_private.sessions set revoked_at = now() - interval '2 days' where id = $1", [claimsOf(old.accessToken).session_id]);
+    const before = await sessions("select id from app_private.sessions where user_id = $1 order by id", [pat.id]);
+
+    const { stdout } = await promisify(execFile)(process.execPath, [join(ROOT_DIR, "db/prune.ts")], {
+      cwd: ROOT_DIR,
+      env: { PATH: process.env.PATH, DATABASE_URL: db.ownerUrl, AUTH_DATABASE_URL: db.authUrl },
+    });
+    expect(stdout).toMatch(/^pruned [1-9]\d* ended sessions?$/m);
+
+    const after = await sessions("select id from app_private.sessions where user_id = $1 order by id", [pat.id]);
+    expect(after.map((r) => r.id).sort()).toEqual(
+      before.map((r) => r.id).filter((id) => id !== claimsOf(old.accessToken).session_id).sort(),
+    );
+    expect(await sessions("select count(*)::int as n from app_private.refresh_tokens where session_id = $1", [claimsOf(old.accessToken).session_id])).toEqual([{ n: 0 }]);
+    expectGraphQLError(await refresh(old.refreshToken), "refresh", "BADRT");
+    expectGraphQLError(await refresh(recent.refreshToken), "refresh", "BADRT");
+    expect((await me((await refreshed(live.refreshToken)).accessToken)).email).toBe(pat.email);
   });
 
   it("an access token expires after JWT_EXPIRES_IN (401 TOKEN_EXPIRED) while its refresh token still gives a working pair", async () => {

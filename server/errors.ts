@@ -30,7 +30,7 @@ const BY_SQLSTATE: Record<string, { code: string; message: string }> = {
 const NOTHING_CHANGED = /^No values were (deleted|updated) in collection /;
 
 /** The database went away (shutdown, restart, network): worth a retry. */
-const UNAVAILABLE_CODES = new Set(["57P01", "57P02", "57P03", "08000", "08001", "08003", "08004", "08006", "ECONNREFUSED", "ECONNRESET"]);
+const UNAVAILABLE_CODES = new Set(["57P01", "57P02", "57P03", "08000", "08001", "08003", "08004", "08006", "ECONNREFUSED", "ECONNRESET", "EPIPE"]);
 const UNAVAILABLE = { code: "UNAVAILABLE", message: "The database is unavailable; retry shortly." };
 
 /** True for an error that means the database cannot be reached right now. */
@@ -67,7 +67,8 @@ export function makeMaskError(development: boolean, onUnavailable: () => void = 
     const original = error.originalError as (Error & { code?: unknown; extensions?: Record<string, unknown> }) | undefined;
     // Parse and validation errors, and errors GraphQL raised itself, are safe.
     if (!original || original instanceof GraphQLError) return error;
-    const sqlState = typeof original.code === "string" ? original.code : undefined;
+    // A socket's error (EPIPE, ...) has a code too, but it is no SQLSTATE.
+    const sqlState = typeof original.code === "string" && !("syscall" in original) ? original.code : undefined;
     const detail = development ? { detail: original.message } : {};
     if (/^timeout exceeded when trying to connect/.test(original.message)) {
       return replace(error, "The server is busy; retry shortly.", { code: "BUSY", ...detail });

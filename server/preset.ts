@@ -11,6 +11,7 @@ import type { Config } from "./config.ts";
 import { makeMaskError, StaleTokenStatusPlugin } from "./errors.ts";
 import { makeLimitsPlugin } from "./limits.ts";
 import { NullResultErrorsPlugin } from "./null-result-errors.ts";
+import { readOnlyFor } from "./request-context.ts";
 
 declare global {
   namespace Express {
@@ -57,8 +58,9 @@ export function makePreset(
     grafast: {
       // PostGraphile applies these with set_config(..., true) inside the
       // request's transaction, so nothing outlives the request.
-      context(requestContext) {
-        return { pgSettings: requestContext.expressv4?.req.pgSettings ?? ANONYMOUS_SETTINGS };
+      // Queries run read-only (server/request-context.ts).
+      context(requestContext, args) {
+        return { pgSettings: readOnlyFor(requestContext.expressv4?.req.pgSettings ?? ANONYMOUS_SETTINGS, args) };
       },
     },
     grafserv: {

@@ -3,13 +3,25 @@
 // first, in the same round trip, and refuses a stale session with 28000;
 // DB_CONTEXT_MODE=set_local (for Citus), on plain PostgreSQL: settings arrive
 // as quoted SET LOCAL statements, hostile values stay values, and tenants
-// stay isolated over HTTP.
+// stay isolated over HTTP. On a pool in pipeline mode (as the API's): a
+// request's begin, settings and first statement go out in one write, errors
+// of the held statements reach that statement, a read-only transaction's
+// commit goes out after it has answered, queries run read-only and mutations
+// do not.
 import pg from "pg";
 import { makePgAdaptorWithPgClient } from "postgraphile/adaptors/pg";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ROLES } from "../server/config.ts";
-import { withClient } from "../db/setup.ts";
-import { CHECKED_PGSETTINGS_STATEMENT, PGSETTINGS_STATEMENT, setLocalSql, useRequestContext } from "../server/request-context.ts";
+import { withClient, withDatabase } from "../db/setup.ts";
+import { parse } from "graphql";
+import {
+  CHECKED_PGSETTINGS_STATEMENT,
+  PGSETTINGS_STATEMENT,
+  READ_ONLY_SETTING,
+  readOnlyFor,
+  setLocalSql,
+  useRequestContext,
+} from "../server/request-context.ts";
 import { startApi } from "./helpers/api.ts";
 import { onCleanup } from "./helpers/cleanup.ts";
 import { createTestDatabase, type TestDatabase } from "./helpers/database.ts";
@@ -97,9 +109,9 @@ describe("the claims check in the request's first statement", () => {
     return { session, revoke };
   }
 
-  for (const mode of ["set_config", "set_local"] as const) {
-    it(`${mode}: a live session's request runs; once the session is revoked, the same settings get 28000 and run nothing`, async () => {
-      const pool = new pg.Pool({ connectionString: db.authUrl, max: 1 });
+  for (const [mode, pipeline] of [["set_config", true], ["set_local", true], ["set_config", false], ["set_local", false]] as const) {
+    it(`${mode}${pipeline ? " (pipeline mode, as the API)" : ""}: a live session's request runs; once the session is revoked, the same settings get 28000 and run nothing`, async () => {
+      const pool = new pg.Pool({ connectionString: db.authUrl, max: 1, pipeline });
       onCleanup(() => pool.end());
       const sent: string[] = [];
       pool.on("connect", (client) => {
@@ -151,5 +163,117 @@ describe("the API with DB_CONTEXT_MODE=set_local", () => {
       for (const t of b.body.data!.tasks.nodes) expect(t.tenantId).toBe(world.tenants.B.id);
       expect(anonymous.body.data!.currentUser).toBeNull();
     }
+  });
+});
+
+describe("a request's transaction on a pool in pipeline mode", () => {
+  /** A pipelined pool of one connection, as the API makes it, that counts the writes to its socket. */
+  function pipelinedPool() {
+    const pool = new pg.Pool({ connectionString: db.authUrl, max: 1, pipeline: true });
+    onCleanup(() => pool.end());
+    const counter = { writes: 0 };
+    pool.on("connect", (client) => {
+      const stream = (client as unknown as { connection: { stream: { _write: Function; _writev: Function } } }).connection.stream;
+      for (const method of ["_write", "_writev"] as const) {
+        const original = stream[method].bind(stream);
+        stream[method] = (...args: unknown[]) => {
+          counter.writes++;
+          return original(...args);
+        };
+      }
+    });
+    useRequestContext(pool, "set_config");
+    return { withPgClient: makePgAdaptorWithPgClient(pool), counter, pool };
+  }
+  const memberA = () => ({
+    role: ROLES.member,
+    "jwt.claims.tenant_id": world.tenants.A.id,
+    "jwt.claims.user_id": world.memberA.id,
+    "jwt.claims.role": "member",
+  });
+  const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+  it("a read-only request: begin, settings and its statement in one write; its commit in one more, after it has answered", async () => {
+    const { withPgClient, counter } = pipelinedPool();
+    const count = () =>
+      withPgClient({ ...memberA(), [READ_ONLY_SETTING]: "on" }, (client) =>
+        client.query<{ n: number; me: string; ro: string }>({
+          text: "select count(*)::int as n, current_user as me, current_setting('transaction_read_only') as ro from app_public.tasks",
+        }),
+      );
+    expect((await count()).rows[0]).toEqual({ n: 3, me: ROLES.member, ro: "on" }); // connects, and sets the connection up
+    await nextTurn();
+    counter.writes = 0;
+    const { rows } = await count();
+    expect(rows[0]).toEqual({ n: 3, me: ROLES.member, ro: "on" });
+    expect(counter.writes).toBe(1);
+    await nextTurn();
+    expect(counter.writes).toBe(2);
+  });
+
+  it("the held commit is sent: the connection is not left in a transaction", async () => {
+    const { withPgClient } = pipelinedPool();
+    const pid = await withPgClient({ ...memberA(), [READ_ONLY_SETTING]: "on" }, (client) =>
+      client.query<{ pid: number }>({ text: "select pg_backend_pid() as pid" }),
+    );
+    await nextTurn();
+    const state = async () =>
+      (await withClient(db.rootUrl, (c) => c.query("select state from pg_stat_activity where pid = $1", [pid.rows[0].pid]))).rows[0]?.state;
+    let seen = await state();
+    for (let i = 0; i < 20 && seen !== "idle"; i++) seen = await new Promise((r) => setTimeout(r, 25)).then(state);
+    expect(seen).toBe("idle");
+  });
+
+  it("a read-only request cannot write (25006), and the connection serves the next request", async () => {
+    const { withPgClient } = pipelinedPool();
+    await expect(
+      withPgClient({ ...memberA(), [READ_ONLY_SETTING]: "on" }, (client) =>
+        client.query({ text: "insert into app_public.projects (name) values ('read-only?')" }),
+      ),
+    ).rejects.toMatchObject({ code: "25006" });
+    const { rows } = await withPgClient(memberA(), (client) =>
+      client.query<{ n: number }>({ text: "select count(*)::int as n from app_public.projects where name = 'read-only?'" }),
+    );
+    expect(rows[0].n).toBe(0);
+  });
+
+  it("a writing request commits before it answers, and its write is there", async () => {
+    const { withPgClient, counter } = pipelinedPool();
+    await withPgClient(memberA(), (client) => client.query({ text: "select 1" }));
+    await nextTurn();
+    counter.writes = 0;
+    const name = `pipelined-${Date.now()}`;
+    await withPgClient(memberA(), (client) => client.query({ text: "insert into app_public.projects (name) values ($1)", values: [name] }));
+    expect(counter.writes).toBe(2); // begin + settings + insert, then commit (awaited)
+    const { rows } = await withClient(withDatabase(db.rootUrl, db.name), (c) => c.query("select count(*)::int as n from app_public.projects where name = $1", [name]));
+    expect(rows[0].n).toBe(1);
+  });
+
+  it("requests queued on one connection keep their own settings (no claims cross between transactions)", async () => {
+    const { withPgClient } = pipelinedPool();
+    const asTenant = (tenant: "A" | "B") => {
+      const person = tenant === "A" ? world.memberA : world.memberB;
+      const settings = { role: ROLES.member, "jwt.claims.tenant_id": world.tenants[tenant].id, "jwt.claims.user_id": person.id, "jwt.claims.role": "member" };
+      return withPgClient(tenant === "A" ? { ...settings, [READ_ONLY_SETTING]: "on" } : settings, (client) =>
+        client.query<{ tenants: string[] }>({ text: "select array_agg(distinct tenant_id::text) as tenants from app_public.tasks" }),
+      );
+    };
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 3 === 0 ? "B" : "A") as "A" | "B").map(async (t) => [t, await asTenant(t)] as const));
+    for (const [tenant, { rows }] of answers) expect(rows[0].tenants).toEqual([world.tenants[tenant].id]);
+  });
+});
+
+describe("readOnlyFor: which GraphQL operations run read-only", () => {
+  const settings = { role: ROLES.member };
+  const doc = parse("query Q { currentUser { rowId } } mutation M { logout(input: {refreshToken: \"x\"}) { clientMutationId } }");
+  it.each([
+    ["a query", parse("{ currentUser { rowId } }"), undefined, "on"],
+    ["the named query of a document with a mutation", doc, "Q", "on"],
+    ["the named mutation of that document", doc, "M", undefined],
+    ["a mutation", parse("mutation { logout(input: {refreshToken: \"x\"}) { clientMutationId } }"), undefined, undefined],
+    ["an operation name the document does not have", doc, "Nope", "on"],
+    ["no operation name in a document of two", doc, undefined, "on"],
+  ])("%s → transaction_read_only %s", (_what, document, operationName, expected) => {
+    expect(readOnlyFor(settings, { document, operationName })[READ_ONLY_SETTING]).toBe(expected);
   });
 });

@@ -264,7 +264,7 @@ describe("a request's transaction on a pool in pipeline mode", () => {
 });
 
 describe("readOnlyFor: which GraphQL operations run read-only", () => {
-  const settings = { role: ROLES.member };
+  const settings: Record<string, string> = { role: ROLES.member };
   const doc = parse("query Q { currentUser { rowId } } mutation M { logout(input: {refreshToken: \"x\"}) { clientMutationId } }");
   it.each([
     ["a query", parse("{ currentUser { rowId } }"), undefined, "on"],

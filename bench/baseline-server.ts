@@ -2,7 +2,9 @@
 // verifying the same JWT (secret, HS256, audience, issuer, the claims of a
 // tenant user including session_id) and running the same transaction as
 // PostGraphile (begin; the settings statement; the list; commit), with the
-// response JSON built in the database.
+// response JSON built in the database. It sends them one after another, as
+// hand-written code usually does (the API pipelines them:
+// server/request-context.ts).
 //
 // With BASELINE_REVOCATION_CHECK=on (the default) it gives the same
 // guarantee as the API, the same way (server/request-context.ts): its

@@ -32,8 +32,8 @@ function waitFor<T>(what: string, ms: number, executor: (resolve: (v: T) => void
   });
 }
 
-export async function startServer(name: string, entry: string, env: NodeJS.ProcessEnv): Promise<ServerProcess> {
-  const child = fork(entry, [], { env, execArgv: START_FLAGS, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+export async function startServer(name: string, entry: string, env: NodeJS.ProcessEnv, execArgv = START_FLAGS): Promise<ServerProcess> {
+  const child = fork(entry, [], { env, execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"] });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const ask = (message: ToChild) => child.send(message);
   try {

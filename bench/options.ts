@@ -92,3 +92,60 @@ export function readOptions(env: NodeJS.ProcessEnv, findPgbench: () => string | 
     outDir: isAbsolute(outRaw) ? outRaw : resolve(outRaw),
   };
 }
+
+/** A server variant of `npm run bench:ab`: which server, with what extra environment and V8 flags. */
+export interface AbVariant {
+  name: string;
+  /** `graphql`, `baseline` or `baseline-unchecked`. */
+  server: "graphql" | "baseline" | "baseline-unchecked";
+  env: Record<string, string>;
+  /** V8 flags instead of those of `npm start` (package.json). */
+  flags?: string[];
+}
+
+export interface AbOptions {
+  variants: AbVariant[];
+  tenants: number;
+  rows: number;
+  seconds: number;
+  rounds: number;
+  connections: number;
+  poolSize: number;
+  databaseUrl?: string;
+}
+
+const AB_SERVERS = new Set(["graphql", "baseline", "baseline-unchecked"]);
+
+/**
+ * `npm run bench:ab`: BENCH_AB_VARIANTS is a JSON object of variants by
+ * name, each `{"server": "graphql"|"baseline"|"baseline-unchecked", "env":
+ * {...}, "flags": [...]}` (default: the API and the baseline, as they are).
+ */
+export function readAbOptions(env: NodeJS.ProcessEnv): AbOptions {
+  const raw = env.BENCH_AB_VARIANTS?.trim() || '{"graphql":{"server":"graphql"},"baseline":{"server":"baseline"}}';
+  let parsed: Record<string, { server?: string; env?: Record<string, string>; flags?: string[] }>;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new Error(`BENCH_AB_VARIANTS must be a JSON object, got ${raw}`);
+  }
+  const variants = Object.entries(parsed).map(([name, v]) => {
+    const server = v?.server ?? "graphql";
+    if (!AB_SERVERS.has(server)) throw new Error(`BENCH_AB_VARIANTS: "${name}" has server "${server}" (graphql, baseline or baseline-unchecked)`);
+    if (v.flags !== undefined && !(Array.isArray(v.flags) && v.flags.every((f) => typeof f === "string" && f.startsWith("--")))) {
+      throw new Error(`BENCH_AB_VARIANTS: "${name}".flags must be a list of --flags`);
+    }
+    return { name, server: server as AbVariant["server"], env: { ...v.env }, flags: v.flags };
+  });
+  if (variants.length < 2) throw new Error("BENCH_AB_VARIANTS needs at least two variants to compare");
+  return {
+    variants,
+    tenants: positiveInt(env, "BENCH_TENANTS", 1_000),
+    rows: positiveInt(env, "BENCH_ROWS", 100_000),
+    seconds: positiveInt(env, "BENCH_DURATION", 5),
+    rounds: positiveInt(env, "BENCH_ROUNDS", 6),
+    connections: positiveInt(env, "BENCH_CONNECTIONS", 32),
+    poolSize: positiveInt(env, "DB_POOL_SIZE", 10),
+    databaseUrl: env.BENCH_DATABASE_URL || undefined,
+  };
+}

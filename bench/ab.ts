@@ -29,13 +29,6 @@ const ENTRIES: Record<AbVariant["server"], { file: string; env: Record<string, s
   "baseline-unchecked": { file: "baseline-server.ts", env: { BASELINE_REVOCATION_CHECK: "off" } },
 };
 
-/** CPU time (ms) of a process (all threads), or of one of its threads, from /proc (Linux). */
-function cpuMs(pid: number, tid?: number): number {
-  const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * (1000 / 100); // utime + stime, in clock ticks of 10 ms
-}
-
 /** Nanoseconds the main thread of a process spent waiting for a CPU while runnable (/proc schedstat). */
 function runDelayMs(pid: number): number {
   return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").split(" ")[1]) / 1e6;
@@ -72,9 +65,10 @@ try {
   const perRound = new Map<string, { rps: number; cpuUs: number }[]>();
   for (let round = 0; round < options.rounds; round++) {
     for (const { variant, process: server } of round % 2 ? [...servers].reverse() : servers) {
-      const [all0, main0, wait0] = [cpuMs(server.pid), cpuMs(server.pid, server.pid), runDelayMs(server.pid)];
+      const [cpu0, wait0] = [server.cpuMs(), runDelayMs(server.pid)];
       const r = await load(server.url, options.seconds);
-      const [all, main, wait] = [cpuMs(server.pid) - all0, cpuMs(server.pid, server.pid) - main0, runDelayMs(server.pid) - wait0];
+      const cpu = server.cpuMs();
+      const [all, main, wait] = [cpu.process - cpu0.process, cpu.mainThread - cpu0.mainThread, runDelayMs(server.pid) - wait0];
       const cpuUs = (1000 * all) / r.requests;
       perRound.set(variant.name, [...(perRound.get(variant.name) ?? []), { rps: r.requestsPerSecond, cpuUs }]);
       console.log(

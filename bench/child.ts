@@ -19,7 +19,16 @@ export interface ServerProcess {
   pid: number;
   /** Peak resident set size of the process so far (MB, 2^20 bytes). */
   peakRssMb(): Promise<number>;
+  /** CPU time used so far (ms, user + system): by the whole process, and by its main thread (the one that runs JavaScript). */
+  cpuMs(): { process: number; mainThread: number };
   stop(): Promise<void>;
+}
+
+/** utime + stime of a /proc stat file (Linux), in ms (clock ticks of 10 ms). */
+function cpuMsOf(statFile: string): number {
+  const stat = readFileSync(statFile, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 function waitFor<T>(what: string, ms: number, executor: (resolve: (v: T) => void, reject: (e: Error) => void) => void) {
@@ -55,6 +64,7 @@ export async function startServer(name: string, entry: string, env: NodeJS.Proce
           child.on("message", listener);
           ask({ type: "peak-rss" });
         }),
+      cpuMs: () => ({ process: cpuMsOf(`/proc/${child.pid}/stat`), mainThread: cpuMsOf(`/proc/${child.pid}/task/${child.pid}/stat`) }),
       async stop() {
         if (child.exitCode !== null || child.signalCode !== null) return;
         ask({ type: "stop" });

@@ -14,6 +14,7 @@ function rowCells(r: Row): string[] {
     num(r.p50Ms, 2),
     num(r.p99Ms, 2),
     r.peakRssMb === undefined ? "–" : num(r.peakRssMb),
+    r.serverCpuUs === undefined ? "–" : `${num(r.serverCpuUs)} (${num(r.mainThreadCpuUs!)})`,
     r.failures ? String(r.failures) : "",
   ];
 }
@@ -30,7 +31,7 @@ function costCells(c: CostLine): string[] {
   return [c.name, value, c.detail];
 }
 
-const TABLE_HEAD = ["system", "scale", "req/s", "mean ms", "p50 ms", "p99 ms", "peak RSS MB", "failed"];
+const TABLE_HEAD = ["system", "scale", "req/s", "mean ms", "p50 ms", "p99 ms", "peak RSS MB", "server CPU µs/req (main thread)", "failed"];
 const CHECK_HEAD = ["ratio / target", "value", "target", "result", "detail"];
 const COST_HEAD = ["revocation check: cost per request", "value", "detail"];
 
@@ -91,7 +92,17 @@ p50 and p99 include queueing at saturation. Servers run with
 \`NODE_ENV=production\`, the login rate limit raised. The two RLS rows are the
 two halves of one pgbench run in which each transaction picks a path at
 random; their overhead is the ratio of mean latencies. Peak RSS is the server
-process's maximum resident set size over the whole run.
+process's maximum resident set size over the whole run. Server CPU is the
+server process's CPU time (user + system, all threads) during the load,
+divided by the requests it answered; in brackets, its main thread's alone
+(the thread that runs JavaScript; the rest is mostly V8's garbage collector).
+On these 2 cores, shared with PostgreSQL and the load generator, CPU per
+request is what sets req/s.
+
+The API sends each request's \`begin\`, settings and query in one write and a
+query's \`commit\` with the connection's next write
+(\`server/request-context.ts\`); the baseline sends its four statements one
+after another, as hand-written code usually does.
 
 The API checks every authenticated request against the database
 (\`app_private.assert_claims_current\`: live session, user still in the

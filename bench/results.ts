@@ -29,6 +29,9 @@ export interface Sample {
   p99Ms: number;
   requests: number;
   failures: number;
+  /** HTTP loads: the server's CPU time per answered request (µs), all threads, and its main thread alone. */
+  serverCpuUs?: number;
+  mainThreadCpuUs?: number;
 }
 
 export interface Row {
@@ -41,6 +44,9 @@ export interface Row {
   p99Ms: number;
   /** Server processes only. */
   peakRssMb?: number;
+  /** HTTP loads only: medians of the samples' CPU per request (µs). */
+  serverCpuUs?: number;
+  mainThreadCpuUs?: number;
   failures: number;
 }
 
@@ -97,6 +103,12 @@ export function summarize(samples: Sample[], peakRssMb: Map<string, number>): Ro
       p50Ms: median(mine.map((s) => s.p50Ms)),
       p99Ms: median(mine.map((s) => s.p99Ms)),
       peakRssMb: peakRssMb.get(key),
+      ...(mine.some((s) => s.serverCpuUs !== undefined)
+        ? {
+            serverCpuUs: median(mine.flatMap((s) => (s.serverCpuUs === undefined ? [] : [s.serverCpuUs]))),
+            mainThreadCpuUs: median(mine.flatMap((s) => (s.mainThreadCpuUs === undefined ? [] : [s.mainThreadCpuUs]))),
+          }
+        : {}),
       failures: mine.reduce((sum, s) => sum + s.failures, 0),
     };
   });

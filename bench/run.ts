@@ -279,9 +279,21 @@ async function main() {
     // A step is one load (or one mixed pgbench run) and yields one sample per system it measured.
     type Measured = Omit<Sample, "round">;
     type Step = () => Promise<Measured[]>;
-    const httpStep = (system: SystemId, set: ScaleSet): Step => async () => [
-      { system, scale: set.scale.name, ...(await listLoad(system, set, options.duration)) },
-    ];
+    const httpStep = (system: SystemId, set: ScaleSet): Step => async () => {
+      const before = http(system, set.scale).cpuMs();
+      const result = await listLoad(system, set, options.duration);
+      const after = http(system, set.scale).cpuMs();
+      const perRequest = (ms: number) => (1000 * ms) / Math.max(1, result.requests);
+      return [
+        {
+          system,
+          scale: set.scale.name,
+          ...result,
+          serverCpuUs: perRequest(after.process - before.process),
+          mainThreadCpuUs: perRequest(after.mainThread - before.mainThread),
+        },
+      ];
+    };
     const pgbenchStep = (systems: SystemId[], scripts: PgbenchScript[], set: ScaleSet, url: string): Step => async () => {
       const results = await runPgbench({
         pgbench: options.pgbench!,

@@ -17,12 +17,13 @@
 // `commit` (GraphQL queries run with transaction_read_only = on, see
 // readOnlyFor) is answered at once and sent with the connection's next
 // write, at the latest on the next turn of the event loop. A list request
-// costs 2 round trips instead of 4 (bench/README.md).
+// costs 2 round trips instead of 4, and under load 1 write (README,
+// Performance).
 import type { DocumentNode } from "graphql";
 import type pg from "pg";
 import type { Config } from "./config.ts";
 
-/** The statement @dataplan/pg sends after `begin` (tests/set-local.test.ts fails if that changes). */
+/** The statement @dataplan/pg sends after `begin` (tests/request-context.test.ts fails if that changes). */
 export const PGSETTINGS_STATEMENT = "select set_config(el->>0, el->>1, true) from json_array_elements($1::json) el";
 
 /** The same, after the claims check (a materialized CTE: evaluated once, before any set_config). */

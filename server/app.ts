@@ -42,6 +42,9 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
     // that a request's transaction needs fewer round trips (server/request-context.ts).
     pipeline: true,
     statement_timeout: config.database.statementTimeoutMs,
+    // A database-side backstop: a transaction left open by a bug (or a
+    // stalled stream) is ended by PostgreSQL, and its connection with it.
+    idle_in_transaction_session_timeout: config.database.idleInTransactionTimeoutMs,
     // Waiting for a free connection may take as long as the statements ahead;
     // past that, the request gets BUSY (retry).
     connectionTimeoutMillis: config.database.statementTimeoutMs + 5000,
@@ -138,7 +141,7 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
     authenticate,
     makeRateLimitMiddleware(config.rateLimits),
   );
-  app.get("/export", availability.gate, authenticate, makeExportHandler(pool, availability.markDown));
+  app.get("/export", availability.gate, authenticate, makeExportHandler(pool, config.exports, availability.markDown));
 
   const server = createServer(app);
   await serv.addTo(app, server);

@@ -53,6 +53,8 @@ export interface Config {
     requestRolesLogin: boolean;
     /** Longest a single statement of the API may run, in milliseconds. */
     statementTimeoutMs: number;
+    /** Longest the API's connections may sit idle inside a transaction (a database-side backstop), in milliseconds. */
+    idleInTransactionTimeoutMs: number;
   };
   jwt: {
     secret: string;
@@ -68,7 +70,41 @@ export interface Config {
     maxFields: number;
     maxRootFields: number;
     introspection: boolean;
+    /** Page size of a connection or list when the request gives neither `first` nor `last`. */
+    defaultPageSize: number;
+    /** Largest `first`/`last` a request may ask for. */
+    maxPageSize: number;
+    /** Largest `offset` a request may ask for (an offset makes PostgreSQL read and discard that many rows). */
+    maxOffset: number;
+    /** Rows one request may ask for: over every path of nested connections, the product of page sizes, summed. */
+    maxRows: number;
+    /** Deepest nesting of a `filter` argument (relation filters, and/or/not). */
+    maxFilterDepth: number;
+    /** Most conditions (input fields) in all `filter` arguments of one request. */
+    maxFilterSize: number;
   };
+  /** Fair share of the database per tenant (server/fair-share.ts). */
+  fairShare: {
+    /** Requests of one tenant (or one operator, or one anonymous address) running at once. */
+    perTenant: number;
+    /** Requests of one tenant that may wait for a slot; past that, 429. */
+    queuePerTenant: number;
+    /** Longest a request waits for its tenant's slot before 429, in milliseconds. */
+    queueTimeoutMs: number;
+  };
+  /** GET /export (server/export.ts). */
+  exports: {
+    /** Exports running at once on this server (each holds a pooled connection for its whole run). */
+    maxConcurrent: number;
+    /** Exports of one tenant running at once. */
+    maxPerTenant: number;
+    /** An export whose client reads nothing for this long is ended, in milliseconds. */
+    stallTimeoutMs: number;
+    /** Target size of one batch of rows fetched from the database, in bytes. */
+    batchBytes: number;
+  };
+  /** Only these GraphQL documents may run (@grafserv/persisted): a JSON file or a folder of them; unset means any document. */
+  trustedDocuments?: string;
   /** Calls per minute per client address of the mutations anyone may call. */
   rateLimits: { login: number; operatorLogin: number; acceptInvitation: number; createTenant: number };
 }
@@ -127,6 +163,16 @@ function parsePositiveInt(raw: string | undefined, name: string, fallback: numbe
   const n = Number(raw);
   if (!Number.isInteger(n) || n <= 0) {
     problems.push(`${name} must be a positive integer, got "${raw}"`);
+    return fallback;
+  }
+  return n;
+}
+
+function parseNonNegativeInt(raw: string | undefined, name: string, fallback: number, problems: string[]) {
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) {
+    problems.push(`${name} must be a non-negative integer, got "${raw}"`);
     return fallback;
   }
   return n;
@@ -199,6 +245,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const stored = wanted.length ? loadStoredSecrets(dataDir, wanted) : {};
 
   const loginLimit = parsePositiveInt(env.RATE_LIMIT_LOGIN, "RATE_LIMIT_LOGIN", 30, problems);
+  const poolSize = parsePositiveInt(env.DB_POOL_SIZE, "DB_POOL_SIZE", 10, problems);
+  // One tenant's share of the pool: 40 % of it (4 of 10 connections), at least 1.
+  const poolShare = Math.max(1, Math.floor(poolSize * 0.4));
   const config: Config = {
     env: nodeEnv,
     isProduction,
@@ -215,10 +264,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       authenticatorPassword: env.DATABASE_AUTHENTICATOR_PASSWORD || stored.authenticatorPassword || "",
       superuserPassword: stored.superuserPassword || "",
       embeddedPort: parsePort(env.EMBEDDED_PG_PORT, "EMBEDDED_PG_PORT", undefined, problems),
-      poolSize: parsePositiveInt(env.DB_POOL_SIZE, "DB_POOL_SIZE", 10, problems),
+      poolSize,
       contextMode: parseContextMode(env.DB_CONTEXT_MODE, problems),
       requestRolesLogin: parseBool(env.REQUEST_ROLES_LOGIN, "REQUEST_ROLES_LOGIN", false, problems),
-      statementTimeoutMs: parsePositiveInt(env.STATEMENT_TIMEOUT, "STATEMENT_TIMEOUT", 10_000, problems),
+      statementTimeoutMs: parsePositiveInt(env.STATEMENT_TIMEOUT, "STATEMENT_TIMEOUT", 5_000, problems),
+      idleInTransactionTimeoutMs: parsePositiveInt(env.IDLE_IN_TRANSACTION_TIMEOUT, "IDLE_IN_TRANSACTION_TIMEOUT", 60_000, problems),
     },
     jwt: {
       secret: jwtSecretFromEnv || stored.jwtSecret || "",
@@ -233,7 +283,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxFields: parsePositiveInt(env.MAX_QUERY_FIELDS, "MAX_QUERY_FIELDS", 500, problems),
       maxRootFields: parsePositiveInt(env.MAX_ROOT_FIELDS, "MAX_ROOT_FIELDS", 20, problems),
       introspection: parseBool(env.INTROSPECTION, "INTROSPECTION", !isProduction, problems),
+      defaultPageSize: parsePositiveInt(env.DEFAULT_PAGE_SIZE, "DEFAULT_PAGE_SIZE", 100, problems),
+      maxPageSize: parsePositiveInt(env.MAX_PAGE_SIZE, "MAX_PAGE_SIZE", 1_000, problems),
+      maxOffset: parsePositiveInt(env.MAX_OFFSET, "MAX_OFFSET", 10_000, problems),
+      maxRows: parsePositiveInt(env.MAX_ROWS_PER_REQUEST, "MAX_ROWS_PER_REQUEST", 20_000, problems),
+      maxFilterDepth: parsePositiveInt(env.MAX_FILTER_DEPTH, "MAX_FILTER_DEPTH", 4, problems),
+      maxFilterSize: parsePositiveInt(env.MAX_FILTER_SIZE, "MAX_FILTER_SIZE", 50, problems),
     },
+    fairShare: {
+      perTenant: parsePositiveInt(env.TENANT_CONCURRENCY, "TENANT_CONCURRENCY", poolShare, problems),
+      queuePerTenant: parseNonNegativeInt(env.TENANT_QUEUE, "TENANT_QUEUE", poolShare * 2, problems),
+      queueTimeoutMs: parseNonNegativeInt(env.TENANT_QUEUE_TIMEOUT, "TENANT_QUEUE_TIMEOUT", 2_000, problems),
+    },
+    exports: {
+      maxConcurrent: parsePositiveInt(env.EXPORT_CONCURRENCY, "EXPORT_CONCURRENCY", Math.max(1, Math.floor(poolSize / 4)), problems),
+      maxPerTenant: parsePositiveInt(env.EXPORT_CONCURRENCY_PER_TENANT, "EXPORT_CONCURRENCY_PER_TENANT", 1, problems),
+      stallTimeoutMs: parsePositiveInt(env.EXPORT_STALL_TIMEOUT, "EXPORT_STALL_TIMEOUT", 30_000, problems),
+      batchBytes: parsePositiveInt(env.EXPORT_BATCH_BYTES, "EXPORT_BATCH_BYTES", 1 << 20, problems),
+    },
+    trustedDocuments: env.TRUSTED_DOCUMENTS ? resolve(env.TRUSTED_DOCUMENTS) : undefined,
     rateLimits: {
       login: loginLimit,
       // Operator logins and invitation acceptance cost a bcrypt hash too.
@@ -242,6 +310,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       createTenant: parsePositiveInt(env.RATE_LIMIT_SIGNUP, "RATE_LIMIT_SIGNUP", 10, problems),
     },
   };
+  if (config.trustedDocuments && !existsSync(config.trustedDocuments)) {
+    problems.push(`TRUSTED_DOCUMENTS must name a JSON file or a folder of them; "${env.TRUSTED_DOCUMENTS}" does not exist`);
+  }
+  if (config.limits.defaultPageSize > config.limits.maxPageSize) {
+    problems.push(`DEFAULT_PAGE_SIZE (${config.limits.defaultPageSize}) must not exceed MAX_PAGE_SIZE (${config.limits.maxPageSize})`);
+  }
   if (problems.length) throw new ConfigError(problems);
   return config;
 }

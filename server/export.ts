@@ -17,7 +17,7 @@ import { once } from "node:events";
 import type { Writable } from "node:stream";
 import { createGzip } from "node:zlib";
 import type pg from "pg";
-import { ROLES } from "./config.ts";
+import { ROLES, type Config } from "./config.ts";
 import { isUnavailable, sendError, STALE_TOKEN, UNAVAILABLE } from "./errors.ts";
 import { PGSETTINGS_STATEMENT } from "./request-context.ts";
 
@@ -72,7 +72,7 @@ async function write(out: Writable, chunk: string) {
 }
 
 /** Express handler; expects `req.pgSettings` from the auth middleware. */
-export function makeExportHandler(pool: pg.Pool, onDatabaseUnavailable: () => void = () => {}) {
+export function makeExportHandler(pool: pg.Pool, _limits: Config["exports"], onDatabaseUnavailable: () => void = () => {}) {
   return async function exportTenant(req: Request, res: Response) {
     const settings = req.pgSettings!;
     if (settings.role === ROLES.anonymous) return sendError(res, 401, "UNAUTHENTICATED", "Log in as a tenant admin to export.");

@@ -12,6 +12,7 @@ import { makeMaskError, StaleTokenStatusPlugin } from "./errors.ts";
 import { makeLimitsPlugin } from "./limits.ts";
 import { NullResultErrorsPlugin } from "./null-result-errors.ts";
 import { readOnlyFor } from "./request-context.ts";
+import { makeTrustedDocumentsPreset } from "./trusted-documents.ts";
 
 declare global {
   namespace Express {
@@ -31,7 +32,7 @@ export function makePreset(
 ): GraphileConfig.Preset {
   const watch = config.env === "development" && !!superuserUrl;
   return {
-    extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, PostGraphileConnectionFilterPreset],
+    extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, PostGraphileConnectionFilterPreset, makeTrustedDocumentsPreset(config)],
     plugins: [makeLimitsPlugin(config.limits), NullResultErrorsPlugin, StaleTokenStatusPlugin],
     pgServices: [
       makePgService({

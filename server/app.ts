@@ -1,6 +1,6 @@
 // The HTTP server: health endpoints, token verification, and PostGraphile.
 import express from "express";
-import { createSecretKey } from "node:crypto";
+import { createSecretKey, randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import pg from "pg";
 import { postgraphile } from "postgraphile";
@@ -12,7 +12,7 @@ import { makeOperatorCheck, type RequestSummary } from "./operator-check.ts";
 import { isUnavailable, sendError, STALE_TOKEN, UNAVAILABLE } from "./errors.ts";
 import { makeExportHandler } from "./export.ts";
 import { makePreset } from "./preset.ts";
-import { makeRateLimitMiddleware } from "./rate-limit.ts";
+import { makeFairShare } from "./fair-share.ts";
 import { useRequestContext } from "./request-context.ts";
 
 export interface App {
@@ -129,9 +129,10 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
     if (status === 400) return sendError(res, 400, "BAD_REQUEST", "The request body is not valid JSON.");
     next(error);
   };
-  // Bodies are read here (grafserv uses req.body when it is set), so that the
-  // rate limiter can see which mutations a request calls.
+  // Bodies are read here (grafserv uses req.body when it is set), so that a
+  // body too large or not JSON is refused before anything else.
   const bodyLimit = "100kb";
+  const fairShare = makeFairShare(config.fairShare);
   app.use(
     "/graphql",
     availability.gate,
@@ -139,12 +140,28 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
     express.text({ type: "application/graphql", limit: bodyLimit }),
     bodyError,
     authenticate,
-    makeRateLimitMiddleware(config.rateLimits),
+    fairShare.middleware,
   );
-  app.get("/export", availability.gate, authenticate, makeExportHandler(pool, config.exports, availability.markDown));
+  app.get("/export", availability.gate, authenticate, fairShare.middleware, makeExportHandler(pool, config.exports, availability.markDown));
 
   const server = createServer(app);
   await serv.addTo(app, server);
+  // Whatever else goes wrong, the answer is JSON with a stable code.
+  app.use((_req, res) => sendError(res, 404, "NOT_FOUND", "There is nothing at this address."));
+  const lastResort: express.ErrorRequestHandler = (error, _req, res, _next) => {
+    if (res.headersSent) {
+      console.error("[http] failed mid-response:", (error as Error).message);
+      return void res.destroy();
+    }
+    const status = (error as { status?: number }).status;
+    if (typeof status === "number" && status >= 400 && status < 500) {
+      return sendError(res, status, "BAD_REQUEST", "The request is not valid.");
+    }
+    const id = randomUUID();
+    console.error(`[error ${id}]`, error);
+    sendError(res, 500, "INTERNAL", `An internal error occurred (reference ${id}).`);
+  };
+  app.use(lastResort);
   // Warm the schema up now rather than on the first request.
   await pgl.getSchema();
 

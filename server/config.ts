@@ -91,6 +91,10 @@ export interface Config {
     queuePerTenant: number;
     /** Longest a request waits for its tenant's slot before 429, in milliseconds. */
     queueTimeoutMs: number;
+    /** Rows (by the row budget of server/request-budget.ts) all requests running at once may ask for; past that, 503 BUSY. */
+    rowsInFlight: number;
+    /** The part of rowsInFlight one tenant's running requests may hold (40 %); past that, 429 TENANT_BUSY. */
+    rowsInFlightPerTenant: number;
   };
   /** GET /export (server/export.ts). */
   exports: {
@@ -248,6 +252,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const poolSize = parsePositiveInt(env.DB_POOL_SIZE, "DB_POOL_SIZE", 10, problems);
   // One tenant's share of the pool: 40 % of it (4 of 10 connections), at least 1.
   const poolShare = Math.max(1, Math.floor(poolSize * 0.4));
+  const maxRows = parsePositiveInt(env.MAX_ROWS_PER_REQUEST, "MAX_ROWS_PER_REQUEST", 20_000, problems);
+  const rowsInFlight = parsePositiveInt(env.MAX_ROWS_IN_FLIGHT, "MAX_ROWS_IN_FLIGHT", maxRows * 5, problems);
   const config: Config = {
     env: nodeEnv,
     isProduction,
@@ -286,7 +292,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       defaultPageSize: parsePositiveInt(env.DEFAULT_PAGE_SIZE, "DEFAULT_PAGE_SIZE", 100, problems),
       maxPageSize: parsePositiveInt(env.MAX_PAGE_SIZE, "MAX_PAGE_SIZE", 1_000, problems),
       maxOffset: parsePositiveInt(env.MAX_OFFSET, "MAX_OFFSET", 10_000, problems),
-      maxRows: parsePositiveInt(env.MAX_ROWS_PER_REQUEST, "MAX_ROWS_PER_REQUEST", 20_000, problems),
+      maxRows,
       maxFilterDepth: parsePositiveInt(env.MAX_FILTER_DEPTH, "MAX_FILTER_DEPTH", 4, problems),
       maxFilterSize: parsePositiveInt(env.MAX_FILTER_SIZE, "MAX_FILTER_SIZE", 50, problems),
     },
@@ -294,6 +300,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       perTenant: parsePositiveInt(env.TENANT_CONCURRENCY, "TENANT_CONCURRENCY", poolShare, problems),
       queuePerTenant: parseNonNegativeInt(env.TENANT_QUEUE, "TENANT_QUEUE", poolShare * 2, problems),
       queueTimeoutMs: parseNonNegativeInt(env.TENANT_QUEUE_TIMEOUT, "TENANT_QUEUE_TIMEOUT", 2_000, problems),
+      rowsInFlight,
+      rowsInFlightPerTenant: Math.floor(rowsInFlight * 0.4),
     },
     exports: {
       maxConcurrent: parsePositiveInt(env.EXPORT_CONCURRENCY, "EXPORT_CONCURRENCY", Math.max(1, Math.floor(poolSize / 4)), problems),
@@ -312,6 +320,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
   if (config.trustedDocuments && !existsSync(config.trustedDocuments)) {
     problems.push(`TRUSTED_DOCUMENTS must name a JSON file or a folder of them; "${env.TRUSTED_DOCUMENTS}" does not exist`);
+  }
+  if (config.fairShare.rowsInFlightPerTenant < maxRows) {
+    problems.push(`MAX_ROWS_IN_FLIGHT (${rowsInFlight}) must be at least 2.5 × MAX_ROWS_PER_REQUEST (${maxRows}): a tenant's 40 % must hold one request`);
   }
   if (config.limits.defaultPageSize > config.limits.maxPageSize) {
     problems.push(`DEFAULT_PAGE_SIZE (${config.limits.defaultPageSize}) must not exceed MAX_PAGE_SIZE (${config.limits.maxPageSize})`);

@@ -2,6 +2,7 @@
 // in `extensions.code`, never SQL, stack traces or internal names.
 import type { Response } from "express";
 import { randomUUID } from "node:crypto";
+import { isSafeError } from "postgraphile/grafast";
 import { GraphQLError } from "postgraphile/graphql";
 
 /** A token refused because the database no longer agrees with it (401). */
@@ -23,6 +24,9 @@ const BY_SQLSTATE: Record<string, { code: string; message: string }> = {
   "22007": { code: "INVALID_INPUT", message: "A value has the wrong format." },
   "22008": { code: "INVALID_INPUT", message: "A value is out of range." },
   "22003": { code: "INVALID_INPUT", message: "A value is out of range." },
+  // Negative LIMIT/OFFSET (refused earlier by server/request-budget.ts; kept as a backstop).
+  "2201W": { code: "INVALID_INPUT", message: "A page size must not be negative." },
+  "2201X": { code: "INVALID_INPUT", message: "An offset must not be negative." },
   "57014": { code: "TIMEOUT", message: "The request took too long and was cancelled." },
 };
 
@@ -76,6 +80,12 @@ export function makeMaskError(development: boolean, onUnavailable: () => void = 
     if (isUnavailable(original)) {
       onUnavailable();
       return replace(error, UNAVAILABLE.message, { code: UNAVAILABLE.code, ...detail });
+    }
+    // Grafast's and @dataplan/pg's SafeErrors are written for the client:
+    // they refuse what the client sent (a cursor that is not one, …).
+    if (isSafeError(original)) {
+      const code = typeof original.extensions?.code === "string" ? original.extensions.code : "INVALID_INPUT";
+      return replace(error, original.message, { code });
     }
     if (sqlState && APPLICATION_SQLSTATE.test(sqlState)) {
       return replace(error, original.message, { code: sqlState });

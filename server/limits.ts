@@ -2,9 +2,12 @@
 // time (results are cached per document, so they cost nothing per request):
 // - depth of nested selections;
 // - number of fields in total (a simple cost measure);
-// - number of root fields (aliases turn one request into a batch: 1,000
-//   `login` calls in one document would be a password-guessing batch);
+// - number of root fields, fragments expanded (aliases turn one request
+//   into a batch: 1,000 `login` calls in one document, written out or
+//   spread from a fragment on Mutation, would be a password-guessing batch);
 // - introspection (`__schema`, `__type`), off in production by default.
+// What depends on variables (page sizes, the row budget, filter bounds) is
+// checked per request, before execution, in server/request-budget.ts.
 // Batched HTTP requests (a JSON array of operations) are refused by grafserv
 // itself, and bodies over its maxRequestLength get 413.
 import {
@@ -18,6 +21,7 @@ import {
   type ValidationRule,
 } from "postgraphile/graphql";
 import type { Config } from "./config.ts";
+import { fragmentsOf, rootFieldsOf } from "./operation.ts";
 
 function limitError(message: string, code: string, context: ValidationContext) {
   context.reportError(new GraphQLError(message, { extensions: { code } }));
@@ -53,11 +57,10 @@ function measure(selectionSet: SelectionSetNode, fragments: Map<string, Fragment
 export function makeLimitRules(limits: Config["limits"]): ValidationRule[] {
   const sizeRule: ValidationRule = (context): ASTVisitor => ({
     Document(document) {
-      const fragments = new Map<string, FragmentDefinitionNode>();
-      for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+      const fragments = fragmentsOf(document);
       for (const d of document.definitions) {
         if (d.kind !== Kind.OPERATION_DEFINITION) continue;
-        const rootFields = d.selectionSet.selections.length;
+        const rootFields = rootFieldsOf(d, fragments).length;
         if (rootFields > limits.maxRootFields) {
           limitError(`An operation may have at most ${limits.maxRootFields} root fields (this one has ${rootFields}).`, "TOO_MANY_ROOT_FIELDS", context);
         }

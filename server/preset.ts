@@ -11,6 +11,10 @@ import type { Config } from "./config.ts";
 import { makeMaskError, StaleTokenStatusPlugin } from "./errors.ts";
 import { makeLimitsPlugin } from "./limits.ts";
 import { NullResultErrorsPlugin } from "./null-result-errors.ts";
+import { makePaginationPlugin } from "./pagination.ts";
+import { makeRateLimitPlugin } from "./rate-limit.ts";
+import { makeRequestBudgetPlugin } from "./request-budget.ts";
+import { ResponseStatusPlugin } from "./response-status.ts";
 import { readOnlyFor } from "./request-context.ts";
 import { makeTrustedDocumentsPreset } from "./trusted-documents.ts";
 
@@ -33,7 +37,15 @@ export function makePreset(
   const watch = config.env === "development" && !!superuserUrl;
   return {
     extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, PostGraphileConnectionFilterPreset, makeTrustedDocumentsPreset(config)],
-    plugins: [makeLimitsPlugin(config.limits), NullResultErrorsPlugin, StaleTokenStatusPlugin],
+    plugins: [
+      makeLimitsPlugin(config.limits),
+      makePaginationPlugin(config.limits),
+      makeRequestBudgetPlugin(config.limits, config.fairShare),
+      makeRateLimitPlugin(config.rateLimits),
+      ResponseStatusPlugin,
+      NullResultErrorsPlugin,
+      StaleTokenStatusPlugin,
+    ],
     pgServices: [
       makePgService({
         pool,

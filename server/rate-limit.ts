@@ -1,32 +1,25 @@
 // Rate limits for the mutations anyone may call without a token: `login`,
 // `operatorLogin` and `acceptInvitation` (password guessing, bcrypt cost)
-// and `createTenant` (sign-up spam). Fixed one-minute
-// windows per client address and mutation, kept in this process's memory:
-// behind several server processes or a proxy, put the same limit there too.
-import type { RequestHandler } from "express";
-import { Kind, OperationTypeNode, parse } from "postgraphile/graphql";
-import { sendError } from "./errors.ts";
+// and `createTenant` (sign-up spam). Fixed one-minute windows per client
+// address and mutation, kept in this process's memory: behind several
+// server processes or a proxy, put the same limit there too.
+// Counted on the operation as it runs (server/operation.ts): every call,
+// aliased or spread from a fragment on Mutation, takes one from the window,
+// so 100 `login`s in one request are 100 attempts. A Grafast `execute`
+// middleware, so persisted documents (which carry no text) are counted too.
+import { GraphQLError, OperationTypeNode, type DocumentNode } from "postgraphile/graphql";
+import { fragmentsOf, operationOf, rootFieldsOf } from "./operation.ts";
+import { clientAddressOf, setResponseStatus } from "./response-status.ts";
 
 const WINDOW_MS = 60_000;
-const MENTIONS = /\b(login|operatorLogin|createTenant|acceptInvitation)\b/;
 
-/** The limited mutations a GraphQL document calls (field names, not aliases). */
-export function limitedMutations(query: string, limited: ReadonlySet<string>): string[] {
-  if (!MENTIONS.test(query)) return []; // the common case costs one regex
-  let document;
-  try {
-    document = parse(query);
-  } catch {
-    return []; // grafserv answers the syntax error
-  }
-  const found: string[] = [];
-  for (const d of document.definitions) {
-    if (d.kind !== Kind.OPERATION_DEFINITION || d.operation !== OperationTypeNode.MUTATION) continue;
-    for (const s of d.selectionSet.selections) {
-      if (s.kind === Kind.FIELD && limited.has(s.name.value)) found.push(s.name.value);
-    }
-  }
-  return found;
+/** The limited mutations an operation calls, once per call (field names, not aliases; fragments expanded). */
+export function limitedCalls(document: DocumentNode, operationName: string | null | undefined, limited: ReadonlySet<string>): string[] {
+  const operation = operationOf(document, operationName);
+  if (operation?.operation !== OperationTypeNode.MUTATION) return [];
+  return rootFieldsOf(operation, fragmentsOf(document))
+    .map((f) => f.name.value)
+    .filter((name) => limited.has(name));
 }
 
 /** Counts calls per (address, mutation); returns the seconds to wait, or 0 when the call may go ahead. */
@@ -48,19 +41,33 @@ export function makeRateLimiter(perMinute: Readonly<Record<string, number>>, now
   };
 }
 
-/** Express middleware for /graphql; needs the parsed body (JSON, or the query as text). */
-export function makeRateLimitMiddleware(perMinute: Readonly<Record<string, number>>): RequestHandler {
+/** A Grafast plugin: a request whose limited calls exceed its address's window gets 429 RATE_LIMITED with Retry-After, and runs nothing. */
+export function makeRateLimitPlugin(perMinute: Readonly<Record<string, number>>): GraphileConfig.Plugin {
   const limited = new Set(Object.keys(perMinute));
   const take = makeRateLimiter(perMinute);
-  return (req, res, next) => {
-    const query = typeof req.body === "string" ? req.body : req.body?.query;
-    if (typeof query !== "string") return next();
-    for (const mutation of limitedMutations(query, limited)) {
-      const wait = take(req.ip ?? "unknown", mutation);
-      if (wait) {
-        return sendError(res, 429, "RATE_LIMITED", `Too many ${mutation} attempts; retry in ${wait} s.`, { "Retry-After": String(wait) });
-      }
-    }
-    next();
+  const calls = new WeakMap<DocumentNode, Map<string | null | undefined, string[]>>();
+  return {
+    name: "RateLimitPlugin",
+    version: "1.0.0",
+    grafast: {
+      middleware: {
+        execute(next, event) {
+          const { document, operationName, requestContext } = event.args;
+          let byName = calls.get(document);
+          if (!byName) calls.set(document, (byName = new Map()));
+          let called = byName.get(operationName);
+          if (!called) byName.set(operationName, (called = limitedCalls(document, operationName, limited)));
+          if (!called.length) return next();
+          const address = clientAddressOf(requestContext);
+          for (const mutation of called) {
+            const wait = take(address, mutation);
+            if (!wait) continue;
+            setResponseStatus(requestContext, 429, { "Retry-After": String(wait) });
+            return { errors: [new GraphQLError(`Too many ${mutation} attempts; retry in ${wait} s.`, { extensions: { code: "RATE_LIMITED" } })] };
+          }
+          return next();
+        },
+      },
+    },
   };
 }

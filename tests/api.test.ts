@@ -346,9 +346,10 @@ describe("errors", () => {
 describe("request limits", () => {
   const deep = (levels: number) => {
     // projects → nodes → tasks → nodes → project → tasks → nodes → project …
+    // (pages of 2, so that the row budget stays out of the way)
     let inner = "name";
-    for (let i = 0; i < levels; i++) inner = `project { tasks { nodes { ${inner.startsWith("name") ? "title" : inner} } } }`;
-    return `{ projects { nodes { tasks { nodes { ${inner} } } } } }`;
+    for (let i = 0; i < levels; i++) inner = `project { tasks(first: 2) { nodes { ${inner.startsWith("name") ? "title" : inner} } } }`;
+    return `{ projects(first: 2) { nodes { tasks(first: 2) { nodes { ${inner} } } } } }`;
   };
 
   it("a query nested deeper than MAX_QUERY_DEPTH is refused before it runs", async () => {

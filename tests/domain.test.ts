@@ -204,7 +204,7 @@ describe("the domain through the API", () => {
 
   it("follows relations: project → tasks → assignee and comments → author", async () => {
     const { body } = await api.graphql(
-      `{ projects { nodes { name tasks(orderBy: TITLE_ASC) { totalCount nodes { title assignee { email } comments { nodes { body author { email } } } } } } } }`,
+      `{ projects(first: 10) { nodes { name tasks(first: 50, orderBy: TITLE_ASC) { totalCount nodes { title assignee { email } comments(first: 20) { nodes { body author { email } } } } } } } }`,
       {},
       tokenMemberA,
     );

@@ -34,7 +34,9 @@ beforeAll(async () => {
   const t0 = Date.now();
   tenants = await seedTenants(db.ownerUrl, TENANTS, { prefix: "iso", tasksPerTenant: 3 });
   const t1 = Date.now();
-  api = await startApi(db, { DB_POOL_SIZE: String(POOL) });
+  // All clients share one address and few tenants: the fair share per tenant
+  // (tests/request-limits.test.ts) would turn collisions into 429s here.
+  api = await startApi(db, { DB_POOL_SIZE: String(POOL), TENANT_CONCURRENCY: String(CLIENTS) });
   await mapLimit(
     tenants.flatMap((t) => t.users.map((u) => ({ t, u }))),
     POOL,

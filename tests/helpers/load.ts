@@ -341,7 +341,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       }
       case "tasksNested":
         return {
-          query: `{ projects { nodes { rowId tenantId tasks(first: 50, filter: {status: {equalTo: todo}}) { nodes { ${TASK_FIELDS} assignee { tenantId } comments { nodes { tenantId } } } } } }
+          // Pages sized to stay within the default row budget (20 + 20 × 50 + 20 × 50 × 5 + 100 + 100 × 100 rows).
+          query: `{ projects(first: 20) { nodes { rowId tenantId tasks(first: 50, filter: {status: {equalTo: todo}}) { nodes { ${TASK_FIELDS} assignee { tenantId } comments(first: 5) { nodes { tenantId } } } } } }
                     users { nodes { tenantId assignedTasks { nodes { rowId tenantId title } } } } }`,
           variables: {},
           token,

@@ -1,0 +1,121 @@
+// Fair share of the database per tenant: one tenant's requests may run only
+// `perTenant` at a time (by default 40 % of the pool), so a tenant that
+// saturates its share leaves the rest of the pool to everyone else. A few
+// more (`queuePerTenant`) wait, up to `queueTimeoutMs`, for one of the
+// tenant's slots; past that the request gets 429 TENANT_BUSY with
+// Retry-After, before it costs a connection. The share is keyed by the
+// verified token: a tenant (its users, and operators acting in it) shares
+// one, an operator outside any tenant has its own, and anonymous requests
+// share one per client address.
+import type { Request, RequestHandler } from "express";
+import type { Config } from "./config.ts";
+import { sendError } from "./errors.ts";
+
+interface Share {
+  running: number;
+  waiting: (() => void)[];
+}
+
+/** Whose share a request counts against (after authentication). */
+export function shareKey(req: Request): string {
+  const settings = req.pgSettings ?? {};
+  const tenant = settings["jwt.claims.tenant_id"];
+  if (tenant) return `tenant:${tenant}`;
+  const operator = settings["jwt.claims.operator_id"];
+  if (operator) return `operator:${operator}`;
+  return `address:${req.ip ?? req.socket.remoteAddress ?? "unknown"}`;
+}
+
+export function makeFairShare(limits: Config["fairShare"]) {
+  const shares = new Map<string, Share>();
+
+  /** Gives the slot back: to the next waiting request of the share, or frees it. */
+  const release = (key: string, share: Share) => {
+    const next = share.waiting.shift();
+    if (next) return next();
+    share.running -= 1;
+    if (share.running === 0) shares.delete(key);
+  };
+
+  const middleware: RequestHandler = (req, res, next) => {
+    const key = shareKey(req);
+    let share = shares.get(key);
+    if (!share) shares.set(key, (share = { running: 0, waiting: [] }));
+    const s = share;
+    let holding = false;
+    const start = () => {
+      holding = true;
+      res.once("close", () => release(key, s));
+      next();
+    };
+    if (s.running < limits.perTenant) {
+      s.running += 1;
+      return start();
+    }
+    if (s.waiting.length >= limits.queuePerTenant || limits.queueTimeoutMs === 0) return refuse(res);
+    // Wait for a slot handed over by a finishing request (running stays the same).
+    const wake = () => {
+      clearTimeout(timer);
+      res.off("close", gaveUp);
+      if (res.destroyed) return release(key, s);
+      start();
+    };
+    const leave = () => {
+      const i = s.waiting.indexOf(wake);
+      if (i >= 0) s.waiting.splice(i, 1);
+    };
+    const gaveUp = () => {
+      clearTimeout(timer);
+      leave();
+    };
+    const timer = setTimeout(() => {
+      res.off("close", gaveUp);
+      leave();
+      if (!holding) refuse(res);
+    }, limits.queueTimeoutMs);
+    s.waiting.push(wake);
+    res.once("close", gaveUp);
+  };
+
+  return {
+    middleware,
+    /** Requests running per share right now (for tests and diagnostics). */
+    running: (key: string) => shares.get(key)?.running ?? 0,
+  };
+}
+
+function refuse(res: Parameters<RequestHandler>[1]) {
+  sendError(res, 429, "TENANT_BUSY", "Too many requests of this tenant are running; retry shortly.", { "Retry-After": "1" });
+}
+
+/**
+ * The rows running requests may ask for (their row budget, see
+ * server/request-budget.ts), server-wide and per share: a tenant whose
+ * running requests hold `rowsInFlightPerTenant` rows gets 429 TENANT_BUSY
+ * for the next large one, and when all running requests hold `rowsInFlight`,
+ * the next gets 503 BUSY. This bounds what the server holds in memory at
+ * once, whatever the number of tenants asking.
+ */
+export function makeRowShare(limits: Pick<Config["fairShare"], "rowsInFlight" | "rowsInFlightPerTenant">) {
+  const held = new Map<string, number>();
+  let total = 0;
+  return {
+    /** Takes `rows` for `key`: a function that gives them back, or why not ("tenant" or "server"). */
+    take(key: string, rows: number): (() => void) | "tenant" | "server" {
+      const mine = held.get(key) ?? 0;
+      if (mine + rows > limits.rowsInFlightPerTenant) return "tenant";
+      if (total + rows > limits.rowsInFlight) return "server";
+      held.set(key, mine + rows);
+      total += rows;
+      let given = false;
+      return () => {
+        if (given) return;
+        given = true;
+        total -= rows;
+        const left = (held.get(key) ?? rows) - rows;
+        if (left > 0) held.set(key, left);
+        else held.delete(key);
+      };
+    },
+  };
+}

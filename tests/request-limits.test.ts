@@ -1,0 +1,274 @@
+// What one request of a hostile tenant may ask for, over real HTTP against
+// a real database: pages are bounded by default and at most, nested lists
+// and aliases share one row budget, filters are bounded, fragments count as
+// what they expand to (root fields, rate-limited mutations), one tenant's
+// requests take only their share of the pool, and every refusal is JSON
+// with a stable code. Every test also checks that the service still
+// answers another tenant.
+import { beforeAll, describe, expect, it } from "vitest";
+import { withClient, withDatabase } from "../db/setup.ts";
+import { ROLES } from "../server/config.ts";
+import { startApi, type TestApi } from "./helpers/api.ts";
+import { createTestDatabase, type TestDatabase } from "./helpers/database.ts";
+import { createWorld, type World } from "./helpers/world.ts";
+
+const TASKS_A = 12;
+const LIMITS = { DEFAULT_PAGE_SIZE: "5", MAX_PAGE_SIZE: "8", MAX_OFFSET: "20", MAX_ROWS_PER_REQUEST: "50", MAX_FILTER_DEPTH: "5", MAX_FILTER_SIZE: "12" };
+
+let db: TestDatabase;
+let world: World;
+let api: TestApi;
+let tokenAdminA: string;
+let tokenAdminB: string;
+/** Tenant A's task titles in primary-key order (the API's default order), as the owner sees them. */
+let titlesA: string[];
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  world = await createWorld(db.ownerUrl);
+  // Tenant A gets more tasks than a default page holds.
+  titlesA = await withClient(db.ownerUrl, async (c) => {
+    await c.query("begin");
+    await c.query("select set_config('jwt.claims.tenant_id', $1, true)", [world.tenants.A.id]);
+    await c.query(
+      "insert into app_public.tasks (project_id, title) select $1, 'extra ' || n from generate_series(1, $2::int) n",
+      [world.work.A.projectId, TASKS_A - 3],
+    );
+    const { rows } = await c.query("select title from app_public.tasks order by tenant_id, id");
+    await c.query("commit");
+    return rows.map((r) => r.title);
+  });
+  api = await startApi(db, LIMITS);
+  tokenAdminA = await api.login(world.tenants.A.slug, world.adminA.email, world.password);
+  tokenAdminB = await api.login(world.tenants.B.slug, world.adminB.email, world.password);
+});
+
+/** Tenant B's admin lists B's tasks: the service still answers another tenant, with B's 3 tasks. */
+async function otherTenantStillServed(on: TestApi = api, token = tokenAdminB) {
+  const { status, body } = await on.graphql("{ tasks { nodes { title } } }", {}, token);
+  expect(status).toBe(200);
+  expect(body.data!.tasks.nodes).toHaveLength(3);
+}
+
+function expectRefused(res: { status: number; body: { data?: unknown; errors?: { extensions?: Record<string, unknown> }[] } }, code: string) {
+  expect(res.body.errors?.[0]?.extensions?.code).toBe(code);
+  expect(res.body.data ?? null).toBeNull();
+  expect(res.status).toBe(400);
+}
+
+describe("page sizes", () => {
+  it("an admin listing tasks without first or last gets DEFAULT_PAGE_SIZE rows, and is told there are more", async () => {
+    const { body } = await api.graphql("{ tasks { nodes { title } pageInfo { hasNextPage } totalCount } }", {}, tokenAdminA);
+    expect(body.errors).toBeUndefined();
+    expect(body.data!.tasks.nodes.map((n: { title: string }) => n.title)).toEqual(titlesA.slice(0, 5));
+    expect(body.data!.tasks.pageInfo.hasNextPage).toBe(true);
+    expect(body.data!.tasks.totalCount).toBe(TASKS_A);
+  });
+
+  it("an admin asking for last: 3 gets the last 3 rows (the default applies only forwards)", async () => {
+    const { body } = await api.graphql("{ tasks(last: 3) { nodes { title } } }", {}, tokenAdminA);
+    expect(body.errors).toBeUndefined();
+    expect(body.data!.tasks.nodes.map((n: { title: string }) => n.title)).toEqual(titlesA.slice(-3));
+  });
+
+  it("an admin may ask for MAX_PAGE_SIZE rows, literally or through a variable", async () => {
+    const literal = await api.graphql("{ tasks(first: 8) { nodes { title } } }", {}, tokenAdminA);
+    expect(literal.body.data!.tasks.nodes).toHaveLength(8);
+    const variable = await api.graphql("query($n: Int) { tasks(first: $n) { nodes { title } } }", { n: 8 }, tokenAdminA);
+    expect(variable.body.data!.tasks.nodes).toHaveLength(8);
+  });
+
+  it("an admin asking for more than MAX_PAGE_SIZE (first or last, literal or variable) is refused with PAGE_TOO_LARGE", async () => {
+    expectRefused(await api.graphql("{ tasks(first: 9) { nodes { title } } }", {}, tokenAdminA), "PAGE_TOO_LARGE");
+    expectRefused(await api.graphql("{ tasks(last: 1000000) { nodes { title } } }", {}, tokenAdminA), "PAGE_TOO_LARGE");
+    expectRefused(await api.graphql("query($n: Int = 9) { tasks(first: $n) { nodes { title } } }", {}, tokenAdminA), "PAGE_TOO_LARGE");
+    await otherTenantStillServed();
+  });
+
+  it("a negative first or offset is INVALID_INPUT, an offset over MAX_OFFSET is PAGE_TOO_LARGE, and a sane offset works", async () => {
+    expectRefused(await api.graphql("{ tasks(first: -1) { nodes { title } } }", {}, tokenAdminA), "INVALID_INPUT");
+    expectRefused(await api.graphql("{ tasks(offset: -5) { nodes { title } } }", {}, tokenAdminA), "INVALID_INPUT");
+    expectRefused(await api.graphql("query($o: Int) { tasks(offset: $o) { nodes { title } } }", { o: 21 }, tokenAdminA), "PAGE_TOO_LARGE");
+    const { body } = await api.graphql("{ tasks(offset: 10) { nodes { title } } }", {}, tokenAdminA);
+    expect(body.data!.tasks.nodes.map((n: { title: string }) => n.title)).toEqual(titlesA.slice(10));
+  });
+
+  it("a malformed cursor or a number that is no Int is INVALID_INPUT, not INTERNAL", async () => {
+    const cursor = await api.graphql(`{ tasks(after: "bm90LWEtY3Vyc29y") { nodes { title } } }`, {}, tokenAdminA);
+    expect(cursor.body.errors?.[0]?.extensions?.code).toBe("INVALID_INPUT");
+    const garbage = await api.graphql(`{ tasks(after: "%%%") { nodes { title } } }`, {}, tokenAdminA);
+    expect(garbage.body.errors?.[0]?.extensions?.code).toBe("INVALID_INPUT");
+    const huge = await api.graphql("query($n: Int) { tasks(first: $n) { nodes { title } } }", { n: 1e12 }, tokenAdminA);
+    expect(huge.status).toBe(400);
+    expect(huge.body.errors).toHaveLength(1);
+    await otherTenantStillServed();
+  });
+});
+
+describe("row budget", () => {
+  it("an admin's nested lists within MAX_ROWS_PER_REQUEST run (5 projects + 5 × 5 tasks by default)", async () => {
+    const { body } = await api.graphql("{ projects { nodes { tasks { nodes { title } } } } }", {}, tokenAdminA);
+    expect(body.errors).toBeUndefined();
+    expect(body.data!.projects.nodes[0].tasks.nodes).toHaveLength(5);
+  });
+
+  it("nested lists whose page sizes multiply past the budget are refused with TOO_MANY_ROWS, also through a single-row relation", async () => {
+    // 8 + 8 × 8 = 72 > 50
+    expectRefused(await api.graphql("{ projects(first: 8) { nodes { tasks(first: 8) { nodes { title } } } } }", {}, tokenAdminA), "TOO_MANY_ROWS");
+    // tasks → project (one row) → tasks: 8 + 8 × 8
+    expectRefused(
+      await api.graphql("{ tasks(first: 8) { nodes { project { tasks(first: 8) { nodes { title } } } } } }", {}, tokenAdminA),
+      "TOO_MANY_ROWS",
+    );
+    // Without any first: 5 + 25 + 125 = 155 > 50
+    expectRefused(
+      await api.graphql("{ projects { nodes { tasks { nodes { project { tasks { nodes { title } } } } } } } }", {}, tokenAdminA),
+      "TOO_MANY_ROWS",
+    );
+    await otherTenantStillServed();
+  });
+
+  it("aliases and fragments share the budget: 7 aliased pages of 8 (56 > 50) are refused, written out or spread", async () => {
+    const aliases = Array.from({ length: 7 }, (_, i) => `a${i}: tasks(first: 8) { nodes { title } }`).join(" ");
+    expectRefused(await api.graphql(`{ ${aliases} }`, {}, tokenAdminA), "TOO_MANY_ROWS");
+    expectRefused(await api.graphql(`{ ...F } fragment F on Query { ${aliases} }`, {}, tokenAdminA), "TOO_MANY_ROWS");
+    const six = Array.from({ length: 6 }, (_, i) => `a${i}: tasks(first: 8) { nodes { title } }`).join(" ");
+    const allowed = await api.graphql(`{ ...F } fragment F on Query { ${six} }`, {}, tokenAdminA);
+    expect(allowed.body.errors).toBeUndefined();
+    expect(allowed.body.data!.a5.nodes).toHaveLength(8);
+  });
+});
+
+describe("filters", () => {
+  it("an admin's filter within the bounds runs and returns the matching rows", async () => {
+    const { body } = await api.graphql(`{ tasks(first: 8, filter: { title: { startsWith: "extra" } }) { totalCount } }`, {}, tokenAdminA);
+    expect(body.errors).toBeUndefined();
+    expect(body.data!.tasks.totalCount).toBe(TASKS_A - 3);
+  });
+
+  it("a relation filter nested deeper than MAX_FILTER_DEPTH is refused with FILTER_TOO_COMPLEX (HTTP 400, nothing runs), literal or variable", async () => {
+    const deep = `{ project: { tasks: { some: { project: { tasks: { every: { title: { equalTo: "x" } } } } } } } }`;
+    expectRefused(await api.graphql(`{ tasks(filter: ${deep}) { totalCount } }`, {}, tokenAdminA), "FILTER_TOO_COMPLEX");
+    const variables = { f: { project: { tasks: { some: { project: { tasks: { none: { title: { equalTo: "x" } } } } } } } } };
+    expectRefused(await api.graphql(`query($f: TaskFilter) { tasks(filter: $f) { totalCount } }`, variables, tokenAdminA), "FILTER_TOO_COMPLEX");
+    await otherTenantStillServed();
+  });
+
+  it("filters with more than MAX_FILTER_SIZE conditions in one request are refused, also when split across aliases", async () => {
+    const or = Array.from({ length: 7 }, (_, i) => `{ title: { equalTo: "t${i}" } }`).join(", ");
+    expectRefused(await api.graphql(`{ tasks(filter: { or: [${or}] }) { totalCount } }`, {}, tokenAdminA), "FILTER_TOO_COMPLEX");
+    const four = Array.from({ length: 4 }, (_, i) => `{ title: { equalTo: "t${i}" } }`).join(", ");
+    const split = `{ a: tasks(filter: { or: [${four}] }) { totalCount } b: tasks(filter: { or: [${four}] }) { totalCount } }`;
+    expectRefused(await api.graphql(split, {}, tokenAdminA), "FILTER_TOO_COMPLEX");
+  });
+});
+
+describe("fragments count as what they expand to", () => {
+  it("21 root fields spread from a fragment on Query are refused with TOO_MANY_ROOT_FIELDS", async () => {
+    const fields = Array.from({ length: 21 }, (_, i) => `f${i}: currentUser { rowId }`).join(" ");
+    const res = await api.graphql(`{ ...F } fragment F on Query { ${fields} }`, {}, tokenAdminA);
+    expect(res.body.errors?.[0]?.extensions?.code).toBe("TOO_MANY_ROOT_FIELDS");
+    expect(res.body.data ?? null).toBeNull();
+  });
+
+  it("an outsider spreading 4 logins from a fragment on Mutation, with 3 allowed per minute, gets 429 RATE_LIMITED and no password is checked", async () => {
+    const limited = await startApi(db, { ...LIMITS, RATE_LIMIT_LOGIN: "3" });
+    const tokenB = await limited.login(world.tenants.B.slug, world.adminB.email, world.password);
+    const guess = (alias: string) =>
+      `${alias}: login(input: {tenantSlug: "${world.tenants.A.slug}", email: "${world.memberA.email}", password: "wrong-guess"}) { result { accessToken } }`;
+    const res = await fetch(`${limited.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query: `mutation { ...Guesses } fragment Guesses on Mutation { ${["a", "b", "c", "d"].map(guess).join(" ")} }` }),
+    });
+    expect(res.status).toBe(429);
+    expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect((await res.json()).errors[0].extensions.code).toBe("RATE_LIMITED");
+    const failures = await withClient(db.ownerUrl, (c) =>
+      c.query("select coalesce(sum(failures), 0)::int as n from app_private.login_throttle where email = $1", [world.memberA.email]),
+    );
+    expect(failures.rows[0].n).toBe(0);
+    await otherTenantStillServed(limited, tokenB);
+  });
+
+  it("an outsider creating 3 tenants through one fragment, with 2 sign-ups allowed per minute, gets 429 and no tenant is created", async () => {
+    const limited = await startApi(db, { ...LIMITS, RATE_LIMIT_SIGNUP: "2" });
+    const signup = (i: number) =>
+      `t${i}: createTenant(input: {name: "Spam ${i}", slug: "spam-${i}", adminEmail: "a@spam${i}.test", adminPassword: "password123"}) { result { accessToken } }`;
+    const res = await fetch(`${limited.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query: `mutation { ...S } fragment S on Mutation { ${[1, 2, 3].map(signup).join(" ")} }` }),
+    });
+    expect(res.status).toBe(429);
+    const tenants = await withClient(db.ownerUrl, (c) => c.query("select count(*)::int as n from app_public.tenants where slug like 'spam-%'"));
+    expect(tenants.rows[0].n).toBe(0);
+  });
+});
+
+describe("fair share", () => {
+  let slowDb: TestDatabase;
+  let slowWorld: World;
+  beforeAll(async () => {
+    slowDb = await createTestDatabase();
+    slowWorld = await createWorld(slowDb.ownerUrl);
+    await withClient(withDatabase(slowDb.rootUrl, slowDb.name), async (c) => {
+      await c.query(`create function app_public.slow(seconds float) returns int language sql stable as 'select pg_sleep(seconds); select 1'`);
+      await c.query(`alter function app_public.slow(float) owner to ${ROLES.owner}`);
+      await c.query(`comment on function app_public.slow(float) is 'Sleeps (a test fixture).'`);
+      await c.query(`grant execute on function app_public.slow(float) to ${ROLES.admin}`);
+    });
+  });
+
+  it("with TENANT_CONCURRENCY=1, a tenant's second request while its first runs gets 429 TENANT_BUSY, and another tenant is served meanwhile", async () => {
+    const share = await startApi(slowDb, { TENANT_CONCURRENCY: "1", TENANT_QUEUE: "0" });
+    // (Logins are anonymous: they share one slot per address, so one at a time.)
+    const a = await share.login(slowWorld.tenants.A.slug, slowWorld.adminA.email, slowWorld.password);
+    const b = await share.login(slowWorld.tenants.B.slug, slowWorld.adminB.email, slowWorld.password);
+    const first = share.graphql("{ slow(seconds: 1) }", {}, a);
+    await new Promise((r) => setTimeout(r, 200));
+    const second = await fetch(`${share.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${a}` },
+      body: JSON.stringify({ query: "{ currentUser { email } }" }),
+    });
+    expect(second.status).toBe(429);
+    expect(second.headers.get("retry-after")).toBe("1");
+    expect((await second.json()).errors[0].extensions.code).toBe("TENANT_BUSY");
+    await otherTenantStillServed(share, b);
+    expect((await first).body.data).toEqual({ slow: 1 });
+    // The slot is given back: the tenant is served again.
+    expect((await share.graphql("{ currentUser { email } }", {}, a)).body.data!.currentUser.email).toBe(slowWorld.adminA.email);
+  });
+
+  it("with a queue, the tenant's next request waits for the slot and then runs", async () => {
+    const share = await startApi(slowDb, { TENANT_CONCURRENCY: "1", TENANT_QUEUE: "1", TENANT_QUEUE_TIMEOUT: "5000" });
+    const a = await share.login(slowWorld.tenants.A.slug, slowWorld.adminA.email, slowWorld.password);
+    const first = share.graphql("{ slow(seconds: 0.5) }", {}, a);
+    await new Promise((r) => setTimeout(r, 100));
+    const queued = await share.graphql("{ currentUser { email } }", {}, a);
+    expect(queued.status).toBe(200);
+    expect(queued.body.data!.currentUser.email).toBe(slowWorld.adminA.email);
+    expect((await first).body.data).toEqual({ slow: 1 });
+  });
+});
+
+describe("errors outside GraphQL are JSON", () => {
+  it("an unknown path gets 404 NOT_FOUND as JSON", async () => {
+    const res = await fetch(`${api.url}/no-such-thing`);
+    expect(res.status).toBe(404);
+    expect(res.headers.get("content-type")).toMatch(/application\/json/);
+    expect((await res.json()).errors[0].extensions.code).toBe("NOT_FOUND");
+  });
+
+  it("a malformed path or body gets a JSON 400, never Express's HTML page", async () => {
+    const badPath = await fetch(`${api.url}/graphql/%E0%A4%A`);
+    expect(badPath.headers.get("content-type")).toMatch(/application\/json/);
+    expect(badPath.status).toBeGreaterThanOrEqual(400);
+    expect(badPath.status).toBeLessThan(500);
+    const badJson = await fetch(`${api.url}/graphql`, { method: "POST", headers: { "content-type": "application/json" }, body: "{" });
+    expect(badJson.status).toBe(400);
+    expect((await badJson.json()).errors[0].extensions.code).toBe("BAD_REQUEST");
+    await otherTenantStillServed();
+  });
+});

@@ -271,6 +271,40 @@ describe("an admin whose client stops reading", () => {
   });
 });
 
+describe("the database-side backstop (IDLE_IN_TRANSACTION_TIMEOUT)", () => {
+  let api: TestApi;
+  let tokenWide: string;
+  let tokenB: string;
+  const IDLE_MS = 300;
+  beforeAll(async () => {
+    // The export's own stall timeout is far away: only PostgreSQL can end the transaction in time.
+    api = await startNamedApi("backstop", {
+      DB_POOL_SIZE: "2",
+      EXPORT_STALL_TIMEOUT: "60000",
+      EXPORT_BATCH_BYTES: "4096",
+      IDLE_IN_TRANSACTION_TIMEOUT: String(IDLE_MS),
+    });
+    tokenWide = await loginWideAdmin(api);
+    tokenB = await api.login(world.tenants.B.slug, world.memberB.email, world.password);
+  });
+
+  it("ends a transaction left idle by a stalled export within about the timeout, and the pool keeps serving B's member", async () => {
+    const open = await openExport(api, tokenWide);
+    expect(open.status).toBe(200);
+    open.res.pause();
+    try {
+      await eventually(async () => expect(await busyBackends("backstop")).toHaveLength(1));
+      const idleSince = Date.now();
+      await eventually(async () => expect(await busyBackends("backstop")).toEqual([]), 5000);
+      expect(Date.now() - idleSince).toBeLessThan(IDLE_MS + 3000);
+      expect(await tasksOfB(api, tokenB)).toEqual(titlesOfB);
+      expect(await tasksOfB(api, tokenB)).toEqual(titlesOfB);
+    } finally {
+      open.req.destroy();
+    }
+  });
+});
+
 describe("an admin who exports a tenant of wide rows with EXPORT_BATCH_BYTES=4096", () => {
   let api: TestApi;
   let tokenWide: string;

@@ -29,6 +29,8 @@ function summarize(req: express.Request): RequestSummary {
     path: req.path === "/" ? req.baseUrl : req.baseUrl + req.path,
     ...(typeof body.operationName === "string" ? { operationName: body.operationName.slice(0, 200) } : {}),
     ...(typeof body.query === "string" ? { query: body.query.slice(0, 1000) } : {}),
+    // A trusted document (TRUSTED_DOCUMENTS) is named, not sent.
+    ...(typeof body.documentId === "string" ? { documentId: body.documentId.slice(0, 200) } : {}),
   };
 }
 

@@ -15,6 +15,8 @@ export interface RequestSummary {
   path: string;
   operationName?: string;
   query?: string;
+  /** The trusted document the request names (TRUSTED_DOCUMENTS). */
+  documentId?: string;
 }
 
 export function makeOperatorCheck(pool: pg.Pool) {

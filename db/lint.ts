@@ -146,6 +146,27 @@ const CHECKS: Check[] = [
     }),
   },
   {
+    // Relation filters (`some`/`every`/`none`, a parent's fields) and cascades
+    // follow foreign keys: each must be served by an index that leads with
+    // its columns, or a filter on an empty tenant scans the whole table.
+    rule: "foreign-key-index",
+    sql: `select n.nspname || '.' || c.relname as object, k.conname,
+                 array(select a.attname::text from unnest(k.conkey) with ordinality u(attnum, i)
+                         join pg_attribute a on a.attrelid = k.conrelid and a.attnum = u.attnum order by u.i) as columns
+            from pg_constraint k join pg_class c on c.oid = k.conrelid join pg_namespace n on n.oid = c.relnamespace
+           where k.contype = 'f' and n.nspname = any($1)
+             and not exists (
+               select 1 from pg_index i
+                where i.indrelid = k.conrelid and i.indnatts >= cardinality(k.conkey)
+                  and (select array_agg(x order by x) from unnest((i.indkey::int2[])[0:cardinality(k.conkey) - 1]) x)
+                    = (select array_agg(x order by x) from unnest(k.conkey) x))`,
+    params: [APP_SCHEMAS],
+    finding: (r) => ({
+      object: r.object,
+      message: `The foreign key ${r.conname} of ${r.object} has no index leading with its columns (${r.columns.join(", ")}); relation filters and cascades along it would scan the table. Add an index on (${r.columns.join(", ")}).`,
+    }),
+  },
+  {
     rule: "policy-subquery",
     sql: `select ${POLICY_NAME} as object,
                  coalesce(p.polqual::text like '%{SUBLINK %', false) as in_using,

@@ -69,6 +69,7 @@ describe("the migrated schema", () => {
         "uncovered-grant",
         "tenant-key",
         "tenant-index",
+        "foreign-key-index",
         "policy-subquery",
         "policy-volatile",
         "definer-search-path",
@@ -167,7 +168,8 @@ describe("tenant-key: a tenant-scoped table's keys include tenant_id", () => {
       ${tenantTable("lint_parents")}
       ${tenantTable("lint_children", "parent_id uuid,")}
       alter table app_public.lint_children add constraint lint_children_parent_fkey
-        foreign key (tenant_id, parent_id) references app_public.lint_parents (id, tenant_id);`);
+        foreign key (tenant_id, parent_id) references app_public.lint_parents (id, tenant_id);
+      create index on app_public.lint_children (tenant_id, parent_id);`);
     expectFindings(found, ["tenant-key", "app_public.lint_children"]);
     expect(found[0].message).toContain("foreign key lint_children_parent_fkey");
   });
@@ -176,7 +178,8 @@ describe("tenant-key: a tenant-scoped table's keys include tenant_id", () => {
     const found = await findingsAfter(`
       ${tenantTable("lint_parents")}
       alter table app_public.lint_parents add constraint lint_parents_id_key unique (id);
-      ${tenantTable("lint_children", "parent_id uuid references app_public.lint_parents (id),")}`);
+      ${tenantTable("lint_children", "parent_id uuid references app_public.lint_parents (id),")}
+      create index on app_public.lint_children (parent_id);`);
     expectFindings(found, ["tenant-key", "app_public.lint_children"], ["tenant-key", "app_public.lint_parents"]);
   });
 
@@ -185,7 +188,8 @@ describe("tenant-key: a tenant-scoped table's keys include tenant_id", () => {
       ${tenantTable("lint_parents")}
       ${tenantTable("lint_children", "parent_id uuid,")}
       alter table app_public.lint_children
-        add foreign key (parent_id, tenant_id) references app_public.lint_parents (id, tenant_id);`);
+        add foreign key (parent_id, tenant_id) references app_public.lint_parents (id, tenant_id);
+      create index on app_public.lint_children (tenant_id, parent_id);`);
     expectFindings(found);
   });
 
@@ -199,6 +203,21 @@ describe("tenant-index: a tenant-scoped table has an index that leads with tenan
   it("flags a table whose only index has tenant_id second", async () => {
     const found = await findingsAfter(table("lint_items", "tenant_id uuid not null, id uuid not null, primary key (id, tenant_id)"));
     expectFindings(found, ["tenant-index", "app_public.lint_items"]);
+  });
+});
+
+describe("foreign-key-index: every foreign key is served by an index that leads with its columns", () => {
+  it("flags a foreign key whose columns lead no index, and not one whose columns lead an index in another order", async () => {
+    const found = await findingsAfter(`
+      ${tenantTable("lint_items", "project_id uuid not null, other_id uuid not null,")}
+      alter table app_public.lint_items add constraint lint_items_project_fkey
+        foreign key (tenant_id, project_id) references app_public.projects (tenant_id, id);
+      alter table app_public.lint_items add constraint lint_items_other_fkey
+        foreign key (tenant_id, other_id) references app_public.projects (tenant_id, id);
+      create index on app_public.lint_items (other_id, tenant_id, id);`);
+    expectFindings(found, ["foreign-key-index", "app_public.lint_items"]);
+    expect(found[0].message).toContain("lint_items_project_fkey");
+    expect(found[0].message).toContain("(tenant_id, project_id)");
   });
 });
 

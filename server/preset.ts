@@ -81,6 +81,9 @@ export function makePreset(
       graphiql: config.graphiql,
       graphiqlPath: "/graphiql",
       graphiqlOnGraphQLGET: false,
+      // Parsed documents kept (500 by default). Entries, not bytes: a
+      // 100 kB document can parse into a megabyte of syntax tree.
+      parseAndValidateCacheSize: 100,
       watch,
       maskError: makeMaskError(config.env !== "production", onDatabaseUnavailable),
     },

@@ -3,11 +3,13 @@
 // and `createTenant` (sign-up spam). Fixed one-minute windows per client
 // address and mutation, kept in this process's memory: behind several
 // server processes or a proxy, put the same limit there too.
-// Counted on the operation as it runs (server/operation.ts): every call,
-// aliased or spread from a fragment on Mutation, takes one from the window,
-// so 100 `login`s in one request are 100 attempts. A Grafast `execute`
-// middleware, so persisted documents (which carry no text) are counted too.
-import { GraphQLError, OperationTypeNode, type DocumentNode } from "postgraphile/graphql";
+// Counted on the operation as it runs (server/operation.ts), with fragments
+// expanded. A request may call each of them once (a validation rule:
+// TOO_MANY_CALLS), since 20 bcrypt comparisons in one request are a burst of
+// database CPU that no client needs; each call takes one from the window. A
+// Grafast `execute` middleware, so trusted documents (which carry no text)
+// are counted too.
+import { GraphQLError, Kind, OperationTypeNode, type DocumentNode, type ValidationRule } from "postgraphile/graphql";
 import { fragmentsOf, operationOf, rootFieldsOf } from "./operation.ts";
 import { clientAddressOf, setResponseStatus } from "./response-status.ts";
 
@@ -46,9 +48,29 @@ export function makeRateLimitPlugin(perMinute: Readonly<Record<string, number>>)
   const limited = new Set(Object.keys(perMinute));
   const take = makeRateLimiter(perMinute);
   const calls = new WeakMap<DocumentNode, Map<string | null | undefined, string[]>>();
+  const oncePerRequest: ValidationRule = (context) => ({
+    Document(document) {
+      for (const d of document.definitions) {
+        if (d.kind !== Kind.OPERATION_DEFINITION) continue;
+        const names = limitedCalls(document, d.name?.value, limited);
+        const twice = names.find((name, i) => names.indexOf(name) !== i);
+        if (twice) {
+          context.reportError(new GraphQLError(`A request may call ${twice} once (this one calls it ${names.filter((n) => n === twice).length} times).`, { extensions: { code: "TOO_MANY_CALLS" } }));
+        }
+      }
+    },
+  });
   return {
     name: "RateLimitPlugin",
     version: "1.0.0",
+    grafserv: {
+      middleware: {
+        setPreset(next, event) {
+          event.validationRules.push(oncePerRequest);
+          return next();
+        },
+      },
+    },
     grafast: {
       middleware: {
         execute(next, event) {

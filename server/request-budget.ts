@@ -11,12 +11,13 @@
 //   and all of them together at most maxFilterSize conditions
 //   (FILTER_TOO_COMPLEX): nested relation filters (`some`/`every`) make
 //   PostgreSQL plan for seconds even on an empty tenant.
-// A Grafast `execute` middleware: a refused request gets a GraphQL error
-// with a stable code (HTTP 400) and never reaches the database. A request
+// A validation rule (for documents whose arguments are literals) and a
+// Grafast `execute` middleware (with variables): a refused request gets a
+// GraphQL error with a stable code (HTTP 400) and never reaches the database. A request
 // that may run holds its row budget against its tenant's and the server's
 // rows in flight while it executes (server/fair-share.ts). The
 // document's shape is worked out once per document; a document whose page
-// and filter arguments are literals is judged once.
+// and filter arguments are literals is judged once, at validation.
 import {
   getArgumentValues,
   getNamedType,
@@ -31,6 +32,7 @@ import {
   type GraphQLField,
   type GraphQLSchema,
   type OperationDefinitionNode,
+  type ValidationRule,
   type ValueNode,
 } from "postgraphile/graphql";
 import type { Request } from "express";
@@ -191,29 +193,59 @@ export function makeRequestBudgetPlugin(limits: Limits, fairShare: Config["fairS
     }
     return byName.get(operationName)!;
   };
+  /** Judges a shape whose arguments are all literals, once: the verdict is kept on the shape. */
+  const staticVerdict = (shape: Shape): GraphQLError | number | undefined => {
+    if (shape.usesVariables) return undefined;
+    if (shape.verdict === undefined) {
+      try {
+        shape.verdict = judge(shape.collections, {}, limits);
+      } catch {
+        return undefined; // an argument GraphQL refuses: its own rules report it
+      }
+    }
+    return shape.verdict;
+  };
+  // Documents whose page and filter arguments are literals are judged at
+  // validation, so that a refused document is cached by grafserv as its
+  // error alone, not as a parsed document (a few kB of nested filter parse
+  // into a megabyte of syntax tree).
+  const rule: ValidationRule = (context) => ({
+    Document(document) {
+      for (const d of document.definitions) {
+        if (d.kind !== Kind.OPERATION_DEFINITION) continue;
+        const shape = shapeFor(context.getSchema(), document, d.name?.value);
+        const verdict = shape && staticVerdict(shape);
+        if (verdict instanceof GraphQLError) context.reportError(verdict);
+      }
+    },
+  });
   return {
     name: "RequestBudgetPlugin",
     version: "1.0.0",
+    grafserv: {
+      middleware: {
+        setPreset(next, event) {
+          event.validationRules.push(rule);
+          return next();
+        },
+      },
+    },
     grafast: {
       middleware: {
         execute(next, event) {
           const { schema, document, operationName, variableValues } = event.args;
           const shape = shapeFor(schema, document, operationName);
           if (!shape) return next(); // no such operation: Grafast answers that
-          let verdict = shape.verdict;
+          let verdict = staticVerdict(shape);
           if (verdict === undefined) {
-            let variables: Record<string, unknown> = {};
-            if (shape.usesVariables) {
-              const coerced = getVariableValues(schema, shape.operation.variableDefinitions ?? [], (variableValues ?? {}) as Record<string, unknown>);
-              if (coerced.errors) return next(); // Grafast reports invalid variables itself
-              variables = coerced.coerced;
-            }
+            if (!shape.usesVariables) return next(); // an argument GraphQL refuses: Grafast reports it
+            const coerced = getVariableValues(schema, shape.operation.variableDefinitions ?? [], (variableValues ?? {}) as Record<string, unknown>);
+            if (coerced.errors) return next(); // Grafast reports invalid variables itself
             try {
-              verdict = judge(shape.collections, variables, limits);
+              verdict = judge(shape.collections, coerced.coerced, limits);
             } catch {
-              return next(); // an argument GraphQL refuses: Grafast reports it
+              return next();
             }
-            if (!shape.usesVariables) shape.verdict = verdict;
           }
           if (typeof verdict !== "number") return { errors: [verdict] };
           if (verdict === 0) return next();

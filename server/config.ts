@@ -95,6 +95,10 @@ export interface Config {
     rowsInFlight: number;
     /** The part of rowsInFlight one tenant's running requests may hold (40 %); past that, 429 TENANT_BUSY. */
     rowsInFlightPerTenant: number;
+    /** Units of work per second a tenant may use: a request is 1 unit, plus 1 per 16 KiB of its response; past that, 429 RATE_LIMITED. */
+    ratePerSecond: number;
+    /** Units a tenant may use at once before the rate applies. */
+    burst: number;
   };
   /** GET /export (server/export.ts). */
   exports: {
@@ -254,6 +258,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const poolShare = Math.max(1, Math.floor(poolSize * 0.4));
   const maxRows = parsePositiveInt(env.MAX_ROWS_PER_REQUEST, "MAX_ROWS_PER_REQUEST", 20_000, problems);
   const rowsInFlight = parsePositiveInt(env.MAX_ROWS_IN_FLIGHT, "MAX_ROWS_IN_FLIGHT", maxRows * 5, problems);
+  const tenantRate = parsePositiveInt(env.TENANT_RATE, "TENANT_RATE", 200, problems);
   const config: Config = {
     env: nodeEnv,
     isProduction,
@@ -302,6 +307,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       queueTimeoutMs: parseNonNegativeInt(env.TENANT_QUEUE_TIMEOUT, "TENANT_QUEUE_TIMEOUT", 2_000, problems),
       rowsInFlight,
       rowsInFlightPerTenant: Math.floor(rowsInFlight * 0.4),
+      ratePerSecond: tenantRate,
+      burst: parsePositiveInt(env.TENANT_BURST, "TENANT_BURST", tenantRate * 2, problems),
     },
     exports: {
       maxConcurrent: parsePositiveInt(env.EXPORT_CONCURRENCY, "EXPORT_CONCURRENCY", Math.max(1, Math.floor(poolSize / 4)), problems),

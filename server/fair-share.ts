@@ -1,4 +1,9 @@
-// Fair share of the database per tenant: one tenant's requests may run only
+// Fair share of the server per tenant. A rate: a tenant may use
+// `ratePerSecond` units of work per second (bursts up to `burst`), where a
+// request is one unit when it starts and one more per 16 KiB of its
+// response when it ends, so that many cheap requests and a few huge ones
+// both run out; past it, 429 RATE_LIMITED with the seconds to wait.
+// Concurrency: one tenant's requests may run only
 // `perTenant` at a time (by default 40 % of the pool), so a tenant that
 // saturates its share leaves the rest of the pool to everyone else. A few
 // more (`queuePerTenant`) wait, up to `queueTimeoutMs`, for one of the
@@ -26,8 +31,49 @@ export function shareKey(req: Request): string {
   return `address:${req.ip ?? req.socket.remoteAddress ?? "unknown"}`;
 }
 
+/** Response bytes that cost one unit of work. */
+export const BYTES_PER_UNIT = 16 * 1024;
+
+/**
+ * A token bucket per share, in units of work. `admit` takes the unit a
+ * request costs to start (or says how many seconds to wait), `charge` the
+ * units of its response once it is sent: a large response leaves the
+ * bucket in debt, and the tenant waits until the rate has paid it back.
+ */
+export function makeWorkBudget(limits: Pick<Config["fairShare"], "ratePerSecond" | "burst">, now: () => number = Date.now) {
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  let lastSweep = now();
+  const bucket = (key: string) => {
+    const t = now();
+    if (t - lastSweep > 60_000) {
+      // Buckets that have refilled are the same as no bucket.
+      for (const [k, b] of buckets) if (b.tokens + ((t - b.at) / 1000) * limits.ratePerSecond >= limits.burst) buckets.delete(k);
+      lastSweep = t;
+    }
+    let b = buckets.get(key);
+    if (!b) buckets.set(key, (b = { tokens: limits.burst, at: t }));
+    b.tokens = Math.min(limits.burst, b.tokens + ((t - b.at) / 1000) * limits.ratePerSecond);
+    b.at = t;
+    return b;
+  };
+  return {
+    /** Seconds `key` must wait before its next request, or 0 (the request's unit is taken). */
+    admit(key: string): number {
+      const b = bucket(key);
+      if (b.tokens < 1) return Math.max(1, Math.ceil((1 - b.tokens) / limits.ratePerSecond));
+      b.tokens -= 1;
+      return 0;
+    },
+    /** Charges the response's bytes to `key`. */
+    charge(key: string, bytes: number) {
+      bucket(key).tokens -= bytes / BYTES_PER_UNIT;
+    },
+  };
+}
+
 export function makeFairShare(limits: Config["fairShare"]) {
   const shares = new Map<string, Share>();
+  const work = makeWorkBudget(limits);
 
   /** Gives the slot back: to the next waiting request of the share, or frees it. */
   const release = (key: string, share: Share) => {
@@ -39,6 +85,14 @@ export function makeFairShare(limits: Config["fairShare"]) {
 
   const middleware: RequestHandler = (req, res, next) => {
     const key = shareKey(req);
+    const wait = work.admit(key);
+    if (wait) {
+      return sendError(res, 429, "RATE_LIMITED", `This tenant's requests are over its rate; retry in ${wait} s.`, { "Retry-After": String(wait) });
+    }
+    // The response's bytes are charged when it ends (responses on one socket come one after another).
+    const socket = req.socket;
+    const written = socket.bytesWritten;
+    res.once("close", () => work.charge(key, socket.bytesWritten - written));
     let share = shares.get(key);
     if (!share) shares.set(key, (share = { running: 0, waiting: [] }));
     const s = share;

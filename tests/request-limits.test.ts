@@ -260,6 +260,46 @@ describe("fair share", () => {
   });
 });
 
+describe("rate per tenant", () => {
+  it("with TENANT_RATE=5 and TENANT_BURST=5, a tenant's 6th quick request gets 429 RATE_LIMITED with Retry-After, and another tenant is served", async () => {
+    const rated = await startApi(db, { TENANT_RATE: "5", TENANT_BURST: "5" });
+    // (Logins are anonymous: the address's own bucket.)
+    const a = await rated.login(world.tenants.A.slug, world.adminA.email, world.password);
+    const b = await rated.login(world.tenants.B.slug, world.adminB.email, world.password);
+    for (let i = 0; i < 5; i++) expect((await rated.graphql("{ currentUser { email } }", {}, a)).status).toBe(200);
+    const refused = await rated.graphql("{ currentUser { email } }", {}, a);
+    expect(refused.status).toBe(429);
+    expect(refused.body.errors![0].extensions!.code).toBe("RATE_LIMITED");
+    await otherTenantStillServed(rated, b);
+  });
+
+  it("large responses cost more: two 200 kB answers use up a burst of 20 units, and the tenant then waits", async () => {
+    await withClient(db.ownerUrl, async (c) => {
+      await c.query("begin");
+      await c.query("select set_config('jwt.claims.tenant_id', $1, true)", [world.tenants.A.id]);
+      await c.query("update app_public.projects set description = repeat('d', 10000)");
+      await c.query("commit");
+    });
+    const rated = await startApi(db, { TENANT_RATE: "1", TENANT_BURST: "20" });
+    const a = await rated.login(world.tenants.A.slug, world.adminA.email, world.password);
+    const b = await rated.login(world.tenants.B.slug, world.adminB.email, world.password);
+    const wide = `{ ${Array.from({ length: 20 }, (_, i) => `p${i}: projects { nodes { description } }`).join(" ")} }`;
+    for (let i = 0; i < 2; i++) {
+      const { status, body } = await rated.graphql(wide, {}, a);
+      expect(status).toBe(200);
+      expect(JSON.stringify(body).length).toBeGreaterThan(200_000);
+    }
+    const res = await fetch(`${rated.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${a}` },
+      body: JSON.stringify({ query: "{ currentUser { email } }" }),
+    });
+    expect(res.status).toBe(429);
+    expect(Number(res.headers.get("retry-after"))).toBeGreaterThanOrEqual(2);
+    await otherTenantStillServed(rated, b);
+  });
+});
+
 describe("errors outside GraphQL are JSON", () => {
   it("an unknown path gets 404 NOT_FOUND as JSON", async () => {
     const res = await fetch(`${api.url}/no-such-thing`);

@@ -138,6 +138,58 @@ export const StaleTokenStatusPlugin: GraphileConfig.Plugin = {
   },
 };
 
+/** The code for an error GraphQL or grafserv raised without one (parse, validation, HTTP). */
+export function codeForUncoded(error: { message?: string; locations?: unknown }, statusCode: number): string {
+  const message = String(error.message ?? "");
+  if (/^Syntax Error/.test(message)) return "GRAPHQL_PARSE_FAILED";
+  if (/cannot represent|Expected value of type|got invalid value|Expected type/i.test(message)) return "INVALID_INPUT";
+  if (statusCode === 405) return "METHOD_NOT_ALLOWED";
+  if (statusCode === 406 || statusCode === 415) return "UNSUPPORTED_MEDIA_TYPE";
+  if (statusCode >= 500) return "INTERNAL";
+  // Validation errors point into the document; grafserv's refusals of the body do not.
+  return error.locations ? "GRAPHQL_VALIDATION_FAILED" : "BAD_REQUEST";
+}
+
+const ERRORS_ONLY = Buffer.from('{"errors":');
+
+/**
+ * Errors GraphQL and grafserv raise themselves (a syntax error, an unknown
+ * field, an Int out of range, a method or media type grafserv refuses) carry
+ * no code. This grafserv middleware gives one to every error of a response
+ * that is errors only (nothing ran, so it is small): parsed and written
+ * again, never searched as bytes.
+ */
+export const ErrorCodesPlugin: GraphileConfig.Plugin = {
+  name: "ErrorCodesPlugin",
+  version: "1.0.0",
+  grafserv: {
+    middleware: {
+      async processRequest(next) {
+        const result = await next();
+        if (result?.type !== "buffer" || result.buffer.length > 65_536) return result;
+        if (!result.buffer.subarray(0, ERRORS_ONLY.length).equals(ERRORS_ONLY)) return result;
+        let body: { errors?: { message?: string; locations?: unknown; extensions?: Record<string, unknown> }[]; data?: unknown };
+        try {
+          body = JSON.parse(result.buffer.toString("utf8"));
+        } catch {
+          return result;
+        }
+        if (!Array.isArray(body.errors) || "data" in body) return result;
+        let changed = false;
+        for (const error of body.errors) {
+          if (typeof error?.extensions?.code === "string") continue;
+          const { statusCode: _status, ...extensions } = error.extensions ?? {};
+          error.extensions = { ...extensions, code: codeForUncoded(error, result.statusCode) };
+          changed = true;
+        }
+        if (!changed) return result;
+        const buffer = Buffer.from(JSON.stringify(body));
+        return { ...result, buffer, headers: { ...result.headers, "content-length": String(buffer.length) } };
+      },
+    },
+  },
+};
+
 /** An HTTP error outside GraphQL execution, in the same shape: `{"errors":[{"message","extensions":{"code"}}]}`. */
 export function sendError(res: Response, status: number, code: string, message: string, headers: Record<string, string> = {}) {
   res.status(status).set(headers).json({ errors: [{ message, extensions: { code } }] });

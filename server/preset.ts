@@ -8,7 +8,7 @@ import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
 import { PostGraphileConnectionFilterPreset } from "postgraphile-plugin-connection-filter";
 import { ANONYMOUS_SETTINGS, type PgSettings } from "./auth.ts";
 import type { Config } from "./config.ts";
-import { makeMaskError, StaleTokenStatusPlugin } from "./errors.ts";
+import { ErrorCodesPlugin, makeMaskError, StaleTokenStatusPlugin } from "./errors.ts";
 import { makeLimitsPlugin } from "./limits.ts";
 import { NullResultErrorsPlugin } from "./null-result-errors.ts";
 import { makePaginationPlugin } from "./pagination.ts";
@@ -45,6 +45,7 @@ export function makePreset(
       ResponseStatusPlugin,
       NullResultErrorsPlugin,
       StaleTokenStatusPlugin,
+      ErrorCodesPlugin,
     ],
     pgServices: [
       makePgService({

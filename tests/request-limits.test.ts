@@ -308,6 +308,35 @@ describe("errors outside GraphQL are JSON", () => {
     expect((await res.json()).errors[0].extensions.code).toBe("NOT_FOUND");
   });
 
+  it.each([
+    ["a syntax error", { query: "{ tasks { nodes { title }" }, "application/json", "GRAPHQL_PARSE_FAILED"],
+    ["an unknown field", { query: "{ tasks { nodes { noSuchField } } }" }, "application/json", "GRAPHQL_VALIDATION_FAILED"],
+    ["an Int literal out of range", { query: "{ tasks(first: 99999999999) { nodes { title } } }" }, "application/json", "INVALID_INPUT"],
+    ["an Int variable out of range", { query: "query($n: Int) { tasks(first: $n) { nodes { title } } }", variables: { n: 1e12 } }, "application/json", "INVALID_INPUT"],
+    ["an unknown enum value", { query: "{ tasks(orderBy: [NOT_A_COLUMN]) { nodes { title } } }" }, "application/json", "GRAPHQL_VALIDATION_FAILED"],
+    ["a query that is not a string", { query: 123 }, "application/json", "BAD_REQUEST"],
+    ["variables that are a string", { query: "{ currentUser { email } }", variables: "nope" }, "application/json", "BAD_REQUEST"],
+    ["a body as text/plain", "{ currentUser { email } }", "text/plain", undefined],
+  ])("%s gets a 4xx JSON answer whose every error has a code", async (_, body, contentType, code) => {
+    const res = await fetch(`${api.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": contentType, authorization: `Bearer ${tokenAdminA}` },
+      body: typeof body === "string" ? body : JSON.stringify(body),
+    });
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    const { errors } = await res.json();
+    expect(errors.length).toBeGreaterThan(0);
+    for (const e of errors) expect(typeof e.extensions?.code, e.message).toBe("string");
+    if (code) expect(errors[0].extensions.code).toBe(code);
+  });
+
+  it("GET /graphql gets 405 METHOD_NOT_ALLOWED as JSON", async () => {
+    const res = await fetch(`${api.url}/graphql?query=${encodeURIComponent("{ currentUser { email } }")}`, { headers: { accept: "application/json" } });
+    expect(res.status).toBe(405);
+    expect((await res.json()).errors[0].extensions.code).toBe("METHOD_NOT_ALLOWED");
+  });
+
   it("a malformed path or body gets a JSON 400, never Express's HTML page", async () => {
     const badPath = await fetch(`${api.url}/graphql/%E0%A4%A`);
     expect(badPath.headers.get("content-type")).toMatch(/application\/json/);

@@ -95,34 +95,36 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
   });
 
   const operatorMayProceed = makeOperatorCheck(pool);
+  const refuseToken = (res: express.Response, code: string, message: string) =>
+    sendError(res, 401, code, message, { "WWW-Authenticate": `Bearer error="invalid_token"` });
   /**
-   * Verifies the token and sets req.pgSettings. Operators' tokens are
-   * checked (and their access to a tenant audited) here, before the request;
-   * tenant users' tokens inside the request's own transaction
-   * (server/request-context.ts).
+   * Verifies the token (headers only, before the body is read) and sets
+   * req.pgSettings. Tenant users' claims are checked against the database
+   * inside the request's own transaction (server/request-context.ts);
+   * operators' below.
    */
-  const authenticate: express.RequestHandler = async (req, res, next) => {
-    const refuse = (code: string, message: string) =>
-      sendError(res, 401, code, message, { "WWW-Authenticate": `Bearer error="invalid_token"` });
-    let settings;
+  const verifyToken: express.RequestHandler = (req, res, next) => {
     try {
       const operatorTenant = req.headers[OPERATOR_TENANT_HEADER];
-      settings = pgSettingsFor(req.headers.authorization, Array.isArray(operatorTenant) ? operatorTenant.join(",") : operatorTenant);
+      req.pgSettings = pgSettingsFor(req.headers.authorization, Array.isArray(operatorTenant) ? operatorTenant.join(",") : operatorTenant);
     } catch (error) {
       if (!(error instanceof AuthError)) return next(error);
       if (error.status === 403) return sendError(res, 403, error.code, error.message);
-      return refuse(error.code, error.message);
+      return refuseToken(res, error.code, error.message);
     }
+    next();
+  };
+  /** An operator's token is checked, and its access to a tenant audited (with the request's operation), before the request runs. */
+  const checkOperator: express.RequestHandler = async (req, res, next) => {
+    const settings = req.pgSettings!;
+    if (settings["jwt.claims.operator_id"] === undefined) return next();
     try {
-      if (settings["jwt.claims.operator_id"] !== undefined && !(await operatorMayProceed(settings, () => summarize(req)))) {
-        return refuse(STALE_TOKEN.code, STALE_TOKEN.message);
-      }
+      if (!(await operatorMayProceed(settings, () => summarize(req)))) return refuseToken(res, STALE_TOKEN.code, STALE_TOKEN.message);
     } catch (error) {
       if (!isUnavailable(error as Error)) return next(error);
       availability.markDown();
       return sendError(res, 503, UNAVAILABLE.code, UNAVAILABLE.message, { "Retry-After": "2" });
     }
-    req.pgSettings = settings;
     next();
   };
   const bodyError: express.ErrorRequestHandler = (error, _req, res, next) => {
@@ -131,20 +133,23 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
     if (status === 400) return sendError(res, 400, "BAD_REQUEST", "The request body is not valid JSON.");
     next(error);
   };
-  // Bodies are read here (grafserv uses req.body when it is set), so that a
-  // body too large or not JSON is refused before anything else.
+  // The tenant's fair share (rate, concurrency) is decided from the token
+  // alone, so that a refused request costs no body parsing. Bodies are read
+  // here (grafserv uses req.body when it is set), so that a body too large
+  // or not JSON is refused before GraphQL sees it.
   const bodyLimit = "100kb";
   const fairShare = makeFairShare(config.fairShare);
   app.use(
     "/graphql",
     availability.gate,
+    verifyToken,
+    fairShare.middleware,
     express.json({ limit: bodyLimit }),
     express.text({ type: "application/graphql", limit: bodyLimit }),
     bodyError,
-    authenticate,
-    fairShare.middleware,
+    checkOperator,
   );
-  app.get("/export", availability.gate, authenticate, fairShare.middleware, makeExportHandler(pool, config.exports, availability.markDown));
+  app.get("/export", availability.gate, verifyToken, fairShare.middleware, checkOperator, makeExportHandler(pool, config.exports, availability.markDown));
 
   const server = createServer(app);
   await serv.addTo(app, server);

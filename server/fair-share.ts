@@ -1,8 +1,9 @@
 // Fair share of the server per tenant. A rate: a tenant may use
 // `ratePerSecond` units of work per second (bursts up to `burst`), where a
-// request is one unit when it starts and one more per 16 KiB of its
-// response when it ends, so that many cheap requests and a few huge ones
-// both run out; past it, 429 RATE_LIMITED with the seconds to wait.
+// request is one unit, one more per 4 KiB of its body (parsing a large
+// document costs) and one more per 16 KiB of its response (charged when it
+// ends), so that many cheap requests and a few huge ones both run out; past
+// it, 429 RATE_LIMITED with the seconds to wait.
 // Concurrency: one tenant's requests may run only
 // `perTenant` at a time (by default 40 % of the pool), so a tenant that
 // saturates its share leaves the rest of the pool to everyone else. A few
@@ -31,14 +32,17 @@ export function shareKey(req: Request): string {
   return `address:${req.ip ?? req.socket.remoteAddress ?? "unknown"}`;
 }
 
+/** Request body bytes (by Content-Length) that cost one unit of work. */
+export const REQUEST_BYTES_PER_UNIT = 4 * 1024;
 /** Response bytes that cost one unit of work. */
-export const BYTES_PER_UNIT = 16 * 1024;
+export const RESPONSE_BYTES_PER_UNIT = 16 * 1024;
 
 /**
- * A token bucket per share, in units of work. `admit` takes the unit a
- * request costs to start (or says how many seconds to wait), `charge` the
- * units of its response once it is sent: a large response leaves the
- * bucket in debt, and the tenant waits until the rate has paid it back.
+ * A token bucket per share, in units of work. `admit` lets a request start
+ * while the bucket holds a unit and takes what it costs to start (or says
+ * how many seconds to wait); `charge` takes the units of its response once
+ * it is sent. Either may leave the bucket in debt: the tenant then waits
+ * until the rate has paid it back.
  */
 export function makeWorkBudget(limits: Pick<Config["fairShare"], "ratePerSecond" | "burst">, now: () => number = Date.now) {
   const buckets = new Map<string, { tokens: number; at: number }>();
@@ -57,16 +61,16 @@ export function makeWorkBudget(limits: Pick<Config["fairShare"], "ratePerSecond"
     return b;
   };
   return {
-    /** Seconds `key` must wait before its next request, or 0 (the request's unit is taken). */
-    admit(key: string): number {
+    /** Seconds `key` must wait before its next request, or 0 (then `units` are taken). */
+    admit(key: string, units = 1): number {
       const b = bucket(key);
       if (b.tokens < 1) return Math.max(1, Math.ceil((1 - b.tokens) / limits.ratePerSecond));
-      b.tokens -= 1;
+      b.tokens -= units;
       return 0;
     },
-    /** Charges the response's bytes to `key`. */
-    charge(key: string, bytes: number) {
-      bucket(key).tokens -= bytes / BYTES_PER_UNIT;
+    /** Charges `units` more to `key`. */
+    charge(key: string, units: number) {
+      bucket(key).tokens -= units;
     },
   };
 }
@@ -85,14 +89,15 @@ export function makeFairShare(limits: Config["fairShare"]) {
 
   const middleware: RequestHandler = (req, res, next) => {
     const key = shareKey(req);
-    const wait = work.admit(key);
+    const bodyBytes = Number(req.headers["content-length"]) || 0;
+    const wait = work.admit(key, 1 + bodyBytes / REQUEST_BYTES_PER_UNIT);
     if (wait) {
       return sendError(res, 429, "RATE_LIMITED", `This tenant's requests are over its rate; retry in ${wait} s.`, { "Retry-After": String(wait) });
     }
     // The response's bytes are charged when it ends (responses on one socket come one after another).
     const socket = req.socket;
     const written = socket.bytesWritten;
-    res.once("close", () => work.charge(key, socket.bytesWritten - written));
+    res.once("close", () => work.charge(key, (socket.bytesWritten - written) / RESPONSE_BYTES_PER_UNIT));
     let share = shares.get(key);
     if (!share) shares.set(key, (share = { running: 0, waiting: [] }));
     const s = share;

@@ -1,6 +1,6 @@
 // Fair share of the server per tenant. A rate: a tenant may use
 // `ratePerSecond` units of work per second (bursts up to `burst`), where a
-// request is one unit, one more per 4 KiB of its body (parsing a large
+// request is one unit, one more per KiB of its body (parsing a large
 // document costs) and one more per 16 KiB of its response (charged when it
 // ends), so that many cheap requests and a few huge ones both run out; past
 // it, 429 RATE_LIMITED with the seconds to wait.
@@ -32,8 +32,8 @@ export function shareKey(req: Request): string {
   return `address:${req.ip ?? req.socket.remoteAddress ?? "unknown"}`;
 }
 
-/** Request body bytes (by Content-Length) that cost one unit of work. */
-export const REQUEST_BYTES_PER_UNIT = 4 * 1024;
+/** Request body bytes (by Content-Length) that cost one unit of work: parsing and validating a document costs more per byte than sending a response. */
+export const REQUEST_BYTES_PER_UNIT = 1024;
 /** Response bytes that cost one unit of work. */
 export const RESPONSE_BYTES_PER_UNIT = 16 * 1024;
 
@@ -75,9 +75,48 @@ export function makeWorkBudget(limits: Pick<Config["fairShare"], "ratePerSecond"
   };
 }
 
+/**
+ * A client over its rate that does not wait as told would otherwise get
+ * thousands of cheap refusals a second, each still costing the main
+ * thread. Its refusals are held for TARPIT_MS (up to TARPIT_PER_SHARE at a
+ * time per share; past that they are sent at once), so that a client that
+ * waits for its answers is slowed to about one request per second per
+ * connection.
+ */
+export const TARPIT_MS = 1000;
+export const TARPIT_PER_SHARE = 32;
+
+function makeTarpit() {
+  const held = new Map<string, number>();
+  const leave = (key: string) => {
+    const left = (held.get(key) ?? 1) - 1;
+    if (left > 0) held.set(key, left);
+    else held.delete(key);
+  };
+  return {
+    /** Sends a refusal for `key` after TARPIT_MS, or at once when the share already has TARPIT_PER_SHARE held. */
+    refuse(key: string, res: Parameters<RequestHandler>[1], send: () => void) {
+      const count = held.get(key) ?? 0;
+      if (count >= TARPIT_PER_SHARE) return send();
+      held.set(key, count + 1);
+      const gone = () => {
+        clearTimeout(timer);
+        leave(key);
+      };
+      const timer = setTimeout(() => {
+        res.off("close", gone);
+        leave(key);
+        if (!res.destroyed) send();
+      }, TARPIT_MS);
+      res.once("close", gone);
+    },
+  };
+}
+
 export function makeFairShare(limits: Config["fairShare"]) {
   const shares = new Map<string, Share>();
   const work = makeWorkBudget(limits);
+  const tarpit = makeTarpit();
 
   /** Gives the slot back: to the next waiting request of the share, or frees it. */
   const release = (key: string, share: Share) => {
@@ -92,7 +131,9 @@ export function makeFairShare(limits: Config["fairShare"]) {
     const bodyBytes = Number(req.headers["content-length"]) || 0;
     const wait = work.admit(key, 1 + bodyBytes / REQUEST_BYTES_PER_UNIT);
     if (wait) {
-      return sendError(res, 429, "RATE_LIMITED", `This tenant's requests are over its rate; retry in ${wait} s.`, { "Retry-After": String(wait) });
+      return tarpit.refuse(key, res, () =>
+        sendError(res, 429, "RATE_LIMITED", `This tenant's requests are over its rate; retry in ${wait} s.`, { "Retry-After": String(wait) }),
+      );
     }
     // The response's bytes are charged when it ends (responses on one socket come one after another).
     const socket = req.socket;

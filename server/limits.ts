@@ -20,6 +20,7 @@ import {
   type ValidationContext,
   type ValidationRule,
 } from "postgraphile/graphql";
+import { SafeError } from "postgraphile/grafast";
 import type { Config } from "./config.ts";
 import { fragmentsOf, rootFieldsOf } from "./operation.ts";
 
@@ -77,9 +78,56 @@ export function makeLimitRules(limits: Config["limits"]): ValidationRule[] {
   return limits.introspection ? [sizeRule] : [sizeRule, NoSchemaIntrospectionCustomRule];
 }
 
-/** A grafserv plugin that adds the rules to the standard validation rules. */
+/**
+ * How deep brackets ({, [, ( in the document; objects and arrays in the
+ * variables) may nest: a legitimate document nests its selections
+ * (maxDepth) and, inside one argument, a filter (maxFilterDepth objects,
+ * lists between them) and a little more.
+ */
+export const maxNestingOf = (limits: Config["limits"]) => limits.maxDepth + 2 * limits.maxFilterDepth + 8;
+
+/** Whether brackets in a GraphQL document nest deeper than `limit` (strings and comments skipped): one pass, no parse. */
+export function nestsDeeperThan(text: string, limit: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === "{" || c === "[" || c === "(") {
+      if (++depth > limit) return true;
+    } else if (c === "}" || c === "]" || c === ")") {
+      depth--;
+    } else if (c === "#") {
+      while (i < text.length && text[i] !== "\n" && text[i] !== "\r") i++;
+    } else if (c === '"') {
+      if (text.startsWith('"""', i)) {
+        const end = text.indexOf('"""', i + 3);
+        i = end < 0 ? text.length : end + 2;
+      } else {
+        for (i++; i < text.length && text[i] !== '"' && text[i] !== "\n"; i++) if (text[i] === "\\") i++;
+      }
+    }
+  }
+  return false;
+}
+
+/** Whether a JSON value nests objects and arrays deeper than `limit`. */
+export function valueNestsDeeperThan(value: unknown, limit: number): boolean {
+  if (value === null || typeof value !== "object") return false;
+  if (limit <= 0) return true;
+  for (const inner of Array.isArray(value) ? value : Object.values(value)) if (valueNestsDeeperThan(inner, limit - 1)) return true;
+  return false;
+}
+
+/**
+ * A grafserv plugin that adds the rules to the standard validation rules,
+ * and refuses, before parsing, a document or variables nested deeper than
+ * maxNestingOf(limits): parsing and validating a deeply nested document
+ * costs far more than its size says (QUERY_TOO_DEEP, HTTP 400).
+ */
 export function makeLimitsPlugin(limits: Config["limits"]): GraphileConfig.Plugin {
   const rules = makeLimitRules(limits);
+  const maxNesting = maxNestingOf(limits);
+  const tooDeep = () =>
+    new SafeError(`Brackets in a request may nest at most ${maxNesting} levels deep.`, { code: "QUERY_TOO_DEEP", statusCode: 400 });
   return {
     name: "RequestLimitsPlugin",
     version: "1.0.0",
@@ -87,6 +135,12 @@ export function makeLimitsPlugin(limits: Config["limits"]): GraphileConfig.Plugi
       middleware: {
         setPreset(next, event) {
           event.validationRules.push(...rules);
+          return next();
+        },
+        processGraphQLRequestBody(next, event) {
+          const { query, variableValues } = event.body as { query?: unknown; variableValues?: unknown };
+          if (typeof query === "string" && nestsDeeperThan(query, maxNesting)) throw tooDeep();
+          if (valueNestsDeeperThan(variableValues, maxNesting)) throw tooDeep();
           return next();
         },
       },

@@ -163,6 +163,23 @@ describe("filters", () => {
   });
 });
 
+describe("nesting, before parsing", () => {
+  it("a document whose brackets nest 300 deep (not: {not: {…}}) is refused with QUERY_TOO_DEEP before it is parsed", async () => {
+    const res = await api.graphql(`{ tasks(filter: {${"not: {".repeat(300)}title: {equalTo: "x"}${"}".repeat(300)}}) { totalCount } }`, {}, tokenAdminA);
+    expectRefused(res, "QUERY_TOO_DEEP");
+    await otherTenantStillServed();
+  });
+
+  it("variables nested 300 deep are refused the same way, and brackets inside strings and comments do not count", async () => {
+    let f: Record<string, unknown> = { title: { equalTo: "x" } };
+    for (let i = 0; i < 300; i++) f = { not: f };
+    expectRefused(await api.graphql("query($f: TaskFilter) { tasks(filter: $f) { totalCount } }", { f }, tokenAdminA), "QUERY_TOO_DEEP");
+    const quoted = await api.graphql(`{ tasks(first: 1, filter: {title: {equalTo: "${"{[(".repeat(100)}"}}) { totalCount } } # ${"{".repeat(100)}`, {}, tokenAdminA);
+    expect(quoted.body.errors).toBeUndefined();
+    expect(quoted.body.data!.tasks.totalCount).toBe(0);
+  });
+});
+
 describe("fragments count as what they expand to", () => {
   it("21 root fields spread from a fragment on Query are refused with TOO_MANY_ROOT_FIELDS", async () => {
     const fields = Array.from({ length: 21 }, (_, i) => `f${i}: currentUser { rowId }`).join(" ");
@@ -283,6 +300,23 @@ describe("rate per tenant", () => {
     expect(Number(refused!.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     expect((await refused!.json()).errors[0].extensions.code).toBe("RATE_LIMITED");
     await otherTenantStillServed(rated, b);
+  });
+
+  it("a client over its rate that keeps asking is answered slowly (held about 1 s), so a flood of refusals is slowed, and another tenant is served meanwhile", async () => {
+    const rated = await startApi(db, { TENANT_RATE: "1", TENANT_BURST: "3" });
+    const a = await rated.login(world.tenants.A.slug, world.adminA.email, world.password);
+    const b = await rated.login(world.tenants.B.slug, world.adminB.email, world.password);
+    // A sends a 90 kB document (90 units at 1 per KiB): its bucket is in debt for about a minute and a half.
+    const big = await rated.graphql(`{ currentUser { email } } # ${"x".repeat(90_000)}`, {}, a);
+    expect(big.status).toBe(200);
+    const started = Date.now();
+    const refusals = Promise.all(Array.from({ length: 3 }, () => rated.graphql("{ currentUser { email } }", {}, a)));
+    await otherTenantStillServed(rated, b);
+    const servedB = Date.now() - started;
+    const answers = await refusals;
+    expect(answers.map((r) => r.status)).toEqual([429, 429, 429]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(servedB).toBeLessThan(900);
   });
 
   it("large responses cost more: two 200 kB answers use up a burst of 20 units, and the tenant then waits", async () => {

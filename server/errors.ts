@@ -139,7 +139,7 @@ export const StaleTokenStatusPlugin: GraphileConfig.Plugin = {
 };
 
 /** The code for an error GraphQL or grafserv raised without one (parse, validation, HTTP). */
-export function codeForUncoded(error: { message?: string; locations?: unknown }, statusCode: number): string {
+function codeForUncoded(error: { message?: string; locations?: unknown }, statusCode: number): string {
   const message = String(error.message ?? "");
   if (/^Syntax Error/.test(message)) return "GRAPHQL_PARSE_FAILED";
   if (/cannot represent|Expected value of type|got invalid value|Expected type/i.test(message)) return "INVALID_INPUT";

@@ -83,8 +83,8 @@ export function makeWorkBudget(limits: Pick<Config["fairShare"], "ratePerSecond"
  * waits for its answers is slowed to about one request per second per
  * connection.
  */
-export const TARPIT_MS = 1000;
-export const TARPIT_PER_SHARE = 32;
+const TARPIT_MS = 1000;
+const TARPIT_PER_SHARE = 32;
 
 function makeTarpit() {
   const held = new Map<string, number>();
@@ -177,11 +177,7 @@ export function makeFairShare(limits: Config["fairShare"]) {
     res.once("close", gaveUp);
   };
 
-  return {
-    middleware,
-    /** Requests running per share right now (for tests and diagnostics). */
-    running: (key: string) => shares.get(key)?.running ?? 0,
-  };
+  return { middleware };
 }
 
 function refuse(res: Parameters<RequestHandler>[1]) {

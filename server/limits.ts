@@ -84,10 +84,10 @@ export function makeLimitRules(limits: Config["limits"]): ValidationRule[] {
  * (maxDepth) and, inside one argument, a filter (maxFilterDepth objects,
  * lists between them) and a little more.
  */
-export const maxNestingOf = (limits: Config["limits"]) => limits.maxDepth + 2 * limits.maxFilterDepth + 8;
+const maxNestingOf = (limits: Config["limits"]) => limits.maxDepth + 2 * limits.maxFilterDepth + 8;
 
 /** Whether brackets in a GraphQL document nest deeper than `limit` (strings and comments skipped): one pass, no parse. */
-export function nestsDeeperThan(text: string, limit: number): boolean {
+function nestsDeeperThan(text: string, limit: number): boolean {
   let depth = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
@@ -110,7 +110,7 @@ export function nestsDeeperThan(text: string, limit: number): boolean {
 }
 
 /** Whether a JSON value nests objects and arrays deeper than `limit`. */
-export function valueNestsDeeperThan(value: unknown, limit: number): boolean {
+function valueNestsDeeperThan(value: unknown, limit: number): boolean {
   if (value === null || typeof value !== "object") return false;
   if (limit <= 0) return true;
   for (const inner of Array.isArray(value) ? value : Object.values(value)) if (valueNestsDeeperThan(inner, limit - 1)) return true;

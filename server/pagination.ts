@@ -17,13 +17,13 @@ interface Paginated extends Step {
 }
 
 /** The page size a collection reads: `first`, else the default unless paginating backwards; never above the maximum. */
-export function effectiveFirst(first: number | null | undefined, last: number | null | undefined, limits: Limits): number | null {
+function effectiveFirst(first: number | null | undefined, last: number | null | undefined, limits: Limits): number | null {
   if (first != null) return Math.min(first, limits.maxPageSize);
   return last == null ? limits.defaultPageSize : null;
 }
 
 /** `last`, never above the maximum. */
-export function effectiveLast(last: number | null | undefined, limits: Limits): number | null {
+function effectiveLast(last: number | null | undefined, limits: Limits): number | null {
   return last == null ? null : Math.min(last, limits.maxPageSize);
 }
 

@@ -107,7 +107,7 @@ function refusal(code: string, message: string) {
 }
 
 /** Depth and number of conditions of a filter value (an input object of objects and lists). */
-export function filterMeasure(value: unknown): { depth: number; size: number } {
+function filterMeasure(value: unknown): { depth: number; size: number } {
   if (Array.isArray(value)) {
     let depth = 0;
     let size = 0;

@@ -137,8 +137,8 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
   // alone, so that a refused request costs no body parsing. Bodies are read
   // here (grafserv uses req.body when it is set), so that a body too large
   // or not JSON is refused before GraphQL sees it.
-  const bodyLimit = "100kb";
-  const fairShare = makeFairShare(config.fairShare);
+  const bodyLimit = 100 * 1024;
+  const fairShare = makeFairShare(config.fairShare, bodyLimit);
   app.use(
     "/graphql",
     availability.gate,

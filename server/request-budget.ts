@@ -19,7 +19,6 @@
 // document's shape is worked out once per document; a document whose page
 // and filter arguments are literals is judged once, at validation.
 import {
-  getArgumentValues,
   getNamedType,
   getVariableValues,
   GraphQLError,
@@ -34,6 +33,7 @@ import {
   type OperationDefinitionNode,
   type ValidationRule,
   type ValueNode,
+  valueFromAST,
 } from "postgraphile/graphql";
 import type { Request } from "express";
 import { isPromiseLike } from "postgraphile/grafast";
@@ -129,23 +129,61 @@ function filterMeasure(value: unknown): { depth: number; size: number } {
   return { depth: depth + 1, size };
 }
 
+/** The same, of a filter as written (a literal, possibly with variables inside): no coercion needed. */
+function filterNodeMeasure(node: ValueNode, variables: Record<string, unknown>): { depth: number; size: number } {
+  if (node.kind === Kind.VARIABLE) return filterMeasure(variables[node.name.value]);
+  if (node.kind === Kind.LIST) {
+    let depth = 0;
+    let size = 0;
+    for (const item of node.values) {
+      const m = filterNodeMeasure(item, variables);
+      depth = Math.max(depth, m.depth);
+      size += m.size;
+    }
+    return { depth, size };
+  }
+  if (node.kind !== Kind.OBJECT) return { depth: 0, size: 0 };
+  let depth = 0;
+  let size = 0;
+  for (const field of node.fields) {
+    const m = filterNodeMeasure(field.value, variables);
+    depth = Math.max(depth, m.depth);
+    size += 1 + m.size;
+  }
+  return { depth: depth + 1, size };
+}
+
+/** A page argument's value (first, last, offset): from its variable, its literal, or its default. */
+function pageArgument(c: Collection, name: string, variables: Record<string, unknown>): number | null | undefined {
+  const definition = c.definition.args.find((a) => a.name === name);
+  if (!definition) return undefined;
+  const node = c.field.arguments?.find((a) => a.name.value === name)?.value;
+  if (!node) return definition.defaultValue as number | undefined;
+  if (node.kind === Kind.VARIABLE) return variables[node.name.value] as number | null | undefined;
+  const value = valueFromAST(node, definition.type, variables);
+  if (value === undefined) throw new Error(`invalid ${name}`); // GraphQL's own rules report it
+  return value as number | null;
+}
+
 /** The verdict for one request: its row budget when it may run, else the error it gets. */
 function judge(collections: Collection[], variables: Record<string, unknown>, limits: Limits): GraphQLError | number {
   let rows = 0;
   let filterSize = 0;
   const visit = (list: Collection[], multiplier: number): GraphQLError | null => {
     for (const c of list) {
-      const args = getArgumentValues(c.definition, c.field, variables) as Record<string, unknown>;
+      const args: Record<string, number | null | undefined> = {};
+      for (const key of ["first", "last", "offset"]) args[key] = pageArgument(c, key, variables);
+      const filter = c.field.arguments?.find((a) => a.name.value === "filter")?.value;
       const name = c.field.alias?.value ?? c.field.name.value;
       for (const key of ["first", "last", "offset"] as const) {
-        const n = args[key] as number | null | undefined;
+        const n = args[key];
         if (n == null) continue;
         if (n < 0) return refusal("INVALID_INPUT", `\`${key}\` of \`${name}\` must not be negative.`);
         const max = key === "offset" ? limits.maxOffset : limits.maxPageSize;
         if (n > max) return refusal("PAGE_TOO_LARGE", `\`${key}\` of \`${name}\` may be at most ${max} (it is ${n}).`);
       }
-      if (args.filter != null) {
-        const { depth, size } = filterMeasure(args.filter);
+      if (filter) {
+        const { depth, size } = filterNodeMeasure(filter, variables);
         filterSize += size;
         if (depth > limits.maxFilterDepth) {
           return refusal("FILTER_TOO_COMPLEX", `The filter of \`${name}\` nests ${depth} levels; at most ${limits.maxFilterDepth} are allowed.`);
@@ -156,8 +194,7 @@ function judge(collections: Collection[], variables: Record<string, unknown>, li
       }
       let below = multiplier;
       if (c.paginated) {
-        const first = args.first as number | null | undefined;
-        const last = args.last as number | null | undefined;
+        const { first, last } = args;
         const page = first != null && last != null ? Math.min(first, last) : (first ?? last ?? limits.defaultPageSize);
         below = multiplier * page;
         rows += below;

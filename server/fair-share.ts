@@ -193,32 +193,61 @@ function refuse(res: Parameters<RequestHandler>[1]) {
 
 /**
  * The rows running requests may ask for (their row budget, see
- * server/request-budget.ts), server-wide and per share: a tenant whose
- * running requests hold `rowsInFlightPerTenant` rows gets 429 TENANT_BUSY
- * for the next large one, and when all running requests hold `rowsInFlight`,
- * the next gets 503 BUSY. This bounds what the server holds in memory at
- * once, whatever the number of tenants asking.
+ * server/request-budget.ts), server-wide and per share. A request whose
+ * rows do not fit waits (up to `queueTimeoutMs`) for running ones to give
+ * theirs back; then it is refused: 429 TENANT_BUSY when its tenant's running
+ * requests hold `rowsInFlightPerTenant`, 503 BUSY when all running requests
+ * hold `rowsInFlight`. This bounds what the server holds in memory at once,
+ * whatever the number of tenants asking.
  */
-export function makeRowShare(limits: Pick<Config["fairShare"], "rowsInFlight" | "rowsInFlightPerTenant">) {
+export function makeRowShare(limits: Pick<Config["fairShare"], "rowsInFlight" | "rowsInFlightPerTenant" | "queueTimeoutMs">) {
+  type Release = () => void;
+  type Refusal = "tenant" | "server";
   const held = new Map<string, number>();
   let total = 0;
+  const waiting: { key: string; rows: number; grant: (outcome: Release | Refusal) => void }[] = [];
+  const refusal = (key: string, rows: number): Refusal | undefined =>
+    (held.get(key) ?? 0) + rows > limits.rowsInFlightPerTenant ? "tenant" : total + rows > limits.rowsInFlight ? "server" : undefined;
+
+  const hold = (key: string, rows: number): Release => {
+    held.set(key, (held.get(key) ?? 0) + rows);
+    total += rows;
+    let given = false;
+    return () => {
+      if (given) return;
+      given = true;
+      total -= rows;
+      const left = (held.get(key) ?? rows) - rows;
+      if (left > 0) held.set(key, left);
+      else held.delete(key);
+      // Rows came free: start the waiting requests that now fit, in order.
+      for (const w of [...waiting]) {
+        if (refusal(w.key, w.rows)) continue;
+        waiting.splice(waiting.indexOf(w), 1);
+        w.grant(hold(w.key, w.rows));
+      }
+    };
+  };
+
   return {
-    /** Takes `rows` for `key`: a function that gives them back, or why not ("tenant" or "server"). */
-    take(key: string, rows: number): (() => void) | "tenant" | "server" {
-      const mine = held.get(key) ?? 0;
-      if (mine + rows > limits.rowsInFlightPerTenant) return "tenant";
-      if (total + rows > limits.rowsInFlight) return "server";
-      held.set(key, mine + rows);
-      total += rows;
-      let given = false;
-      return () => {
-        if (given) return;
-        given = true;
-        total -= rows;
-        const left = (held.get(key) ?? rows) - rows;
-        if (left > 0) held.set(key, left);
-        else held.delete(key);
-      };
+    /** Takes `rows` for `key`: a function that gives them back, at once or after a wait; or why not. */
+    take(key: string, rows: number): Release | Promise<Release | Refusal> {
+      if (!refusal(key, rows)) return hold(key, rows);
+      return new Promise((resolve) => {
+        const entry = {
+          key,
+          rows,
+          grant: (outcome: Release | Refusal) => {
+            clearTimeout(timer);
+            resolve(outcome);
+          },
+        };
+        const timer = setTimeout(() => {
+          waiting.splice(waiting.indexOf(entry), 1);
+          resolve(refusal(key, rows) ?? "server");
+        }, limits.queueTimeoutMs);
+        waiting.push(entry);
+      });
     },
   };
 }

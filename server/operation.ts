@@ -69,3 +69,19 @@ export function rootFieldsOf(operation: OperationDefinitionNode, fragments: Map<
 export function rootTypeName(schema: GraphQLSchema, operation: OperationDefinitionNode): string | undefined {
   return schema.getRootType(operation.operation)?.name;
 }
+
+/**
+ * Memoizes `compute` per document (held weakly) and operation name. grafserv
+ * parses a document once per text and hands the same DocumentNode to every
+ * request that sends that text, so per-operation facts cost nothing after
+ * the first request.
+ */
+export function perOperation<T, A = void>(compute: (document: DocumentNode, operationName: string | null | undefined, extra: A) => T) {
+  const cache = new WeakMap<DocumentNode, Map<string | null | undefined, T>>();
+  return (document: DocumentNode, operationName: string | null | undefined, extra: A): T => {
+    let byName = cache.get(document);
+    if (!byName) cache.set(document, (byName = new Map()));
+    if (!byName.has(operationName)) byName.set(operationName, compute(document, operationName, extra));
+    return byName.get(operationName)!;
+  };
+}

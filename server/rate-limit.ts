@@ -10,7 +10,7 @@
 // Grafast `execute` middleware, so trusted documents (which carry no text)
 // are counted too.
 import { GraphQLError, Kind, OperationTypeNode, type DocumentNode, type ValidationRule } from "postgraphile/graphql";
-import { fragmentsOf, operationOf, rootFieldsOf } from "./operation.ts";
+import { fragmentsOf, operationOf, perOperation, rootFieldsOf } from "./operation.ts";
 import { clientAddressOf, setResponseStatus } from "./response-status.ts";
 
 const WINDOW_MS = 60_000;
@@ -47,7 +47,7 @@ export function makeRateLimiter(perMinute: Readonly<Record<string, number>>, now
 export function makeRateLimitPlugin(perMinute: Readonly<Record<string, number>>): GraphileConfig.Plugin {
   const limited = new Set(Object.keys(perMinute));
   const take = makeRateLimiter(perMinute);
-  const calls = new WeakMap<DocumentNode, Map<string | null | undefined, string[]>>();
+  const callsOf = perOperation((document, operationName) => limitedCalls(document, operationName, limited));
   const oncePerRequest: ValidationRule = (context) => ({
     Document(document) {
       for (const d of document.definitions) {
@@ -75,10 +75,7 @@ export function makeRateLimitPlugin(perMinute: Readonly<Record<string, number>>)
       middleware: {
         execute(next, event) {
           const { document, operationName, requestContext } = event.args;
-          let byName = calls.get(document);
-          if (!byName) calls.set(document, (byName = new Map()));
-          let called = byName.get(operationName);
-          if (!called) byName.set(operationName, (called = limitedCalls(document, operationName, limited)));
+          const called = callsOf(document, operationName);
           if (!called.length) return next();
           const address = clientAddressOf(requestContext);
           for (const mutation of called) {

@@ -39,7 +39,7 @@ import type { Request } from "express";
 import { isPromiseLike } from "postgraphile/grafast";
 import type { Config } from "./config.ts";
 import { makeRowShare, shareKey } from "./fair-share.ts";
-import { forEachField, fragmentsOf, operationOf, rootTypeName } from "./operation.ts";
+import { forEachField, fragmentsOf, operationOf, perOperation, rootTypeName } from "./operation.ts";
 import { httpRequestOf, setResponseStatus } from "./response-status.ts";
 
 type Limits = Config["limits"];
@@ -220,16 +220,10 @@ function judge(collections: Collection[], variables: Record<string, unknown>, li
  */
 export function makeRequestBudgetPlugin(limits: Limits, fairShare: Config["fairShare"]): GraphileConfig.Plugin {
   const rowShare = makeRowShare(fairShare);
-  const shapes = new WeakMap<DocumentNode, Map<string | null | undefined, Shape | null>>();
-  const shapeFor = (schema: GraphQLSchema, document: DocumentNode, operationName?: string | null): Shape | null => {
-    let byName = shapes.get(document);
-    if (!byName) shapes.set(document, (byName = new Map()));
-    if (!byName.has(operationName)) {
-      const operation = operationOf(document, operationName);
-      byName.set(operationName, operation ? shapeOf(schema, document, operation) : null);
-    }
-    return byName.get(operationName)!;
-  };
+  const shapeFor = perOperation((document, operationName, schema: GraphQLSchema): Shape | null => {
+    const operation = operationOf(document, operationName);
+    return operation ? shapeOf(schema, document, operation) : null;
+  });
   /** Judges a shape whose arguments are all literals, once: the verdict is kept on the shape. */
   const staticVerdict = (shape: Shape): GraphQLError | number | undefined => {
     if (shape.usesVariables) return undefined;
@@ -250,7 +244,7 @@ export function makeRequestBudgetPlugin(limits: Limits, fairShare: Config["fairS
     Document(document) {
       for (const d of document.definitions) {
         if (d.kind !== Kind.OPERATION_DEFINITION) continue;
-        const shape = shapeFor(context.getSchema(), document, d.name?.value);
+        const shape = shapeFor(document, d.name?.value, context.getSchema());
         const verdict = shape && staticVerdict(shape);
         if (verdict instanceof GraphQLError) context.reportError(verdict);
       }
@@ -271,7 +265,7 @@ export function makeRequestBudgetPlugin(limits: Limits, fairShare: Config["fairS
       middleware: {
         execute(next, event) {
           const { schema, document, operationName, variableValues } = event.args;
-          const shape = shapeFor(schema, document, operationName);
+          const shape = shapeFor(document, operationName, schema);
           if (!shape) return next(); // no such operation: Grafast answers that
           let verdict = staticVerdict(shape);
           if (verdict === undefined) {
@@ -288,23 +282,27 @@ export function makeRequestBudgetPlugin(limits: Limits, fairShare: Config["fairS
           if (verdict === 0) return next();
           const req = httpRequestOf(event.args.requestContext) as Request | undefined;
           const taken = rowShare.take(req ? shareKey(req) : "unknown", verdict);
-          if (typeof taken !== "function") {
-            setResponseStatus(event.args.requestContext, taken === "tenant" ? 429 : 503, { "Retry-After": "1" });
+          const run = (release: () => void) => {
+            try {
+              const result = next();
+              if (isPromiseLike(result)) return Promise.resolve(result).finally(release);
+              release();
+              return result;
+            } catch (error) {
+              release();
+              throw error;
+            }
+          };
+          if (typeof taken === "function") return run(taken);
+          return taken.then((outcome) => {
+            if (typeof outcome === "function") return run(outcome);
+            setResponseStatus(event.args.requestContext, outcome === "tenant" ? 429 : 503, { "Retry-After": "1" });
             const error =
-              taken === "tenant"
+              outcome === "tenant"
                 ? refusal("TENANT_BUSY", "This tenant's running requests already ask for as many rows as it may hold; retry shortly.")
                 : refusal("BUSY", "The server is busy; retry shortly.");
             return { errors: [error] };
-          }
-          try {
-            const result = next();
-            if (isPromiseLike(result)) return Promise.resolve(result).finally(taken);
-            taken();
-            return result;
-          } catch (error) {
-            taken();
-            throw error;
-          }
+          });
         },
       },
     },

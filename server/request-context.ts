@@ -22,6 +22,7 @@
 import type { DocumentNode } from "graphql";
 import type pg from "pg";
 import type { Config } from "./config.ts";
+import { operationOf, perOperation } from "./operation.ts";
 
 /** The statement @dataplan/pg sends after `begin` (tests/request-context.test.ts fails if that changes). */
 export const PGSETTINGS_STATEMENT = "select set_config(el->>0, el->>1, true) from json_array_elements($1::json) el";
@@ -56,7 +57,7 @@ export function setLocalSql(settings: [string, string][], escapeLiteral: (value:
 /** The setting that makes a transaction read-only (PostgreSQL enforces it). */
 export const READ_ONLY_SETTING = "transaction_read_only";
 
-const operationTypes = new WeakMap<DocumentNode, Map<string | null | undefined, string | undefined>>();
+const operationTypeOf = perOperation((document, operationName) => operationOf(document, operationName)?.operation);
 
 /**
  * The settings for a GraphQL request: a query's (or an unknown operation's)
@@ -69,14 +70,7 @@ export function readOnlyFor<S extends Record<string, string>>(
 ): S {
   const { document, operationName } = args;
   if (!document) return settings;
-  let byName = operationTypes.get(document);
-  if (!byName) operationTypes.set(document, (byName = new Map()));
-  if (!byName.has(operationName)) {
-    const operations = document.definitions.filter((d) => d.kind === "OperationDefinition");
-    const operation = operationName ? operations.find((d) => d.name?.value === operationName) : operations.length === 1 ? operations[0] : undefined;
-    byName.set(operationName, operation?.operation);
-  }
-  return byName.get(operationName) === "mutation" ? settings : { ...settings, [READ_ONLY_SETTING]: "on" };
+  return operationTypeOf(document, operationName) === "mutation" ? settings : { ...settings, [READ_ONLY_SETTING]: "on" };
 }
 
 /** What a statement that is held back answers at once: nothing (@dataplan/pg ignores these results). */

@@ -241,7 +241,42 @@ describe("fair share", () => {
       await c.query(`alter function app_public.slow(float) owner to ${ROLES.owner}`);
       await c.query(`comment on function app_public.slow(float) is 'Sleeps (a test fixture).'`);
       await c.query(`grant execute on function app_public.slow(float) to ${ROLES.admin}`);
+      // A list that takes its time: its rows are held in flight while it runs.
+      await c.query(
+        `create function app_public.slow_tasks(seconds float) returns setof app_public.tasks language sql stable as 'select pg_sleep(seconds); select * from app_public.tasks'`,
+      );
+      await c.query(`alter function app_public.slow_tasks(float) owner to ${ROLES.owner}`);
+      await c.query(`comment on function app_public.slow_tasks(float) is 'Sleeps, then lists tasks (a test fixture).'`);
+      await c.query(`grant execute on function app_public.slow_tasks(float) to ${ROLES.admin}`);
     });
+  });
+
+  it("rows in flight: while A's slow list holds 40 of its 50 rows, A's next list of 20 waits and then runs, and B's runs at once", async () => {
+    const share = await startApi(slowDb, { MAX_ROWS_PER_REQUEST: "50", MAX_ROWS_IN_FLIGHT: "125", TENANT_QUEUE_TIMEOUT: "5000" });
+    const a = await share.login(slowWorld.tenants.A.slug, slowWorld.adminA.email, slowWorld.password);
+    const b = await share.login(slowWorld.tenants.B.slug, slowWorld.adminB.email, slowWorld.password);
+    const started = Date.now();
+    const slow = share.graphql("{ slowTasks(seconds: 1, first: 40) { nodes { title } } }", {}, a);
+    await new Promise((r) => setTimeout(r, 200));
+    const waiting = share.graphql("{ tasks(first: 20) { nodes { title } } }", {}, a).then((r) => ({ ...r, at: Date.now() - started }));
+    const other = await share.graphql("{ tasks(first: 20) { nodes { title } } }", {}, b);
+    expect(other.body.data!.tasks.nodes).toHaveLength(3);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect((await slow).body.data!.slowTasks.nodes).toHaveLength(3);
+    const queued = await waiting;
+    expect(queued.body.data!.tasks.nodes).toHaveLength(3);
+    expect(queued.at).toBeGreaterThanOrEqual(1000);
+  });
+
+  it("rows in flight: with a short queue, A's next list is refused with 429 TENANT_BUSY instead", async () => {
+    const share = await startApi(slowDb, { MAX_ROWS_PER_REQUEST: "50", MAX_ROWS_IN_FLIGHT: "125", TENANT_QUEUE_TIMEOUT: "200" });
+    const a = await share.login(slowWorld.tenants.A.slug, slowWorld.adminA.email, slowWorld.password);
+    const slow = share.graphql("{ slowTasks(seconds: 1, first: 40) { nodes { title } } }", {}, a);
+    await new Promise((r) => setTimeout(r, 200));
+    const refused = await share.graphql("{ tasks(first: 20) { nodes { title } } }", {}, a);
+    expect(refused.status).toBe(429);
+    expect(refused.body.errors![0].extensions!.code).toBe("TENANT_BUSY");
+    expect((await slow).body.data!.slowTasks.nodes).toHaveLength(3);
   });
 
   it("with TENANT_CONCURRENCY=1, a tenant's second request while its first runs gets 429 TENANT_BUSY, and another tenant is served meanwhile", async () => {

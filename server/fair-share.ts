@@ -1,11 +1,11 @@
 // Fair share of the server per tenant. A rate: a tenant may use
 // `ratePerSecond` units of work per second (bursts up to `burst`), where a
-// request is one unit, one more per 256 bytes of its body (parsing a large
-// document costs) and one more per 16 KiB of its response (charged when it
-// ends), so that many cheap requests and a few huge ones both run out; past
-// it, 429 RATE_LIMITED with the seconds to wait.
+// request is one unit, one more per 256 bytes of its body past the first
+// KiB (parsing a large document costs) and one more per 16 KiB of its
+// response (charged when it ends), so that many cheap requests and a few
+// huge ones both run out; past it, 429 RATE_LIMITED with the seconds to wait.
 // Concurrency: one tenant's requests may run only
-// `perTenant` at a time (by default 40 % of the pool), so a tenant that
+// `perTenant` at a time (by default 20 % of the pool), so a tenant that
 // saturates its share leaves the rest of the pool to everyone else. A few
 // more (`queuePerTenant`) wait, up to `queueTimeoutMs`, for one of the
 // tenant's slots; past that the request gets 429 TENANT_BUSY with
@@ -39,6 +39,8 @@ export function shareKey(req: Request): string {
  * small list request 4 ms).
  */
 export const REQUEST_BYTES_PER_UNIT = 256;
+/** The first KiB of a body is free: an ordinary request costs one unit, whatever its variables. */
+export const FREE_BODY_BYTES = 1024;
 /** Response bytes that cost one unit of work. */
 export const RESPONSE_BYTES_PER_UNIT = 16 * 1024;
 
@@ -135,7 +137,7 @@ export function makeFairShare(limits: Config["fairShare"], bodyLimitBytes: numbe
   const middleware: RequestHandler = (req, res, next) => {
     const key = shareKey(req);
     const declared = Number(req.headers["content-length"]) || 0;
-    const bodyBytes = declared <= bodyLimitBytes ? declared : 0;
+    const bodyBytes = declared <= bodyLimitBytes ? Math.max(0, declared - FREE_BODY_BYTES) : 0;
     const wait = work.admit(key, 1 + bodyBytes / REQUEST_BYTES_PER_UNIT);
     if (wait) {
       return tarpit.refuse(key, res, () =>

@@ -143,13 +143,13 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
     "/graphql",
     availability.gate,
     verifyToken,
-    fairShare.middleware,
+    fairShare.graphql,
     express.json({ limit: bodyLimit }),
     express.text({ type: "application/graphql", limit: bodyLimit }),
     bodyError,
     checkOperator,
   );
-  app.get("/export", availability.gate, verifyToken, fairShare.middleware, checkOperator, makeExportHandler(pool, config.exports, availability.markDown));
+  app.get("/export", availability.gate, verifyToken, fairShare.export, checkOperator, makeExportHandler(pool, config.exports, availability.markDown));
 
   const server = createServer(app);
   await serv.addTo(app, server);

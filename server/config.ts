@@ -95,7 +95,7 @@ export interface Config {
     rowsInFlight: number;
     /** The part of rowsInFlight one tenant's running requests may hold (40 %); past that, 429 TENANT_BUSY. */
     rowsInFlightPerTenant: number;
-    /** Units of work per second a tenant may use: a request is 1 unit, plus 1 per 16 KiB of its response; past that, 429 RATE_LIMITED. */
+    /** Units of work per second a tenant may use: a request is 1 unit, plus 1 per 256 bytes of its body past the first KiB and 1 per 4 KiB of its response; past that, 429 RATE_LIMITED. */
     ratePerSecond: number;
     /** Units a tenant may use at once before the rate applies. */
     burst: number;

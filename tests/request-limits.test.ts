@@ -354,14 +354,14 @@ describe("rate per tenant", () => {
     expect(servedB).toBeLessThan(900);
   });
 
-  it("large responses cost more: two 200 kB answers use up a burst of 20 units, and the tenant then waits", async () => {
+  it("large responses cost more: two 200 kB answers use up a burst of 60 units, and the tenant then waits", async () => {
     await withClient(db.ownerUrl, async (c) => {
       await c.query("begin");
       await c.query("select set_config('jwt.claims.tenant_id', $1, true)", [world.tenants.A.id]);
       await c.query("update app_public.projects set description = repeat('d', 10000)");
       await c.query("commit");
     });
-    const rated = await startApi(db, { TENANT_RATE: "1", TENANT_BURST: "20" });
+    const rated = await startApi(db, { TENANT_RATE: "1", TENANT_BURST: "60" });
     const a = await rated.login(world.tenants.A.slug, world.adminA.email, world.password);
     const b = await rated.login(world.tenants.B.slug, world.adminB.email, world.password);
     const wide = `{ ${Array.from({ length: 20 }, (_, i) => `p${i}: projects { nodes { description } }`).join(" ")} }`;

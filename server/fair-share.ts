@@ -41,6 +41,12 @@ export function shareKey(req: Request): string {
 export const REQUEST_BYTES_PER_UNIT = 256;
 /** The first KiB of a body is free: an ordinary request costs one unit, whatever its variables. */
 export const FREE_BODY_BYTES = 1024;
+/**
+ * What a request refused with 400 (a document that does not parse, is not
+ * valid, or is over a limit) costs on top: it was parsed and validated for
+ * nothing, and a client that keeps sending such documents is probing.
+ */
+export const REFUSED_REQUEST_UNITS = 50;
 /** Response bytes that cost one unit of work (rows cost main-thread time to build: a 3 MB answer of 20,000 rows is about 750 units, 2.5 s of the default rate). */
 export const RESPONSE_BYTES_PER_UNIT = 4 * 1024;
 
@@ -149,7 +155,10 @@ export function makeFairShare(limits: Config["fairShare"], bodyLimitBytes: numbe
     if (chargeResponse) {
       const socket = req.socket;
       const written = socket.bytesWritten;
-      res.once("close", () => work.charge(key, (socket.bytesWritten - written) / RESPONSE_BYTES_PER_UNIT));
+      res.once("close", () => {
+        const refused = res.statusCode === 400 ? REFUSED_REQUEST_UNITS : 0;
+        work.charge(key, refused + (socket.bytesWritten - written) / RESPONSE_BYTES_PER_UNIT);
+      });
     }
     let found = shares.get(key);
     if (!found) shares.set(key, (found = { running: 0, waiting: [] }));

@@ -337,6 +337,19 @@ describe("rate per tenant", () => {
     await otherTenantStillServed(rated, b);
   });
 
+  it("a tenant that keeps sending refused documents (400) runs out of its rate: each costs 50 units, and another tenant is served", async () => {
+    const rated = await startApi(db, { TENANT_RATE: "1", TENANT_BURST: "120" });
+    const a = await rated.login(world.tenants.A.slug, world.adminA.email, world.password);
+    const b = await rated.login(world.tenants.B.slug, world.adminB.email, world.password);
+    const statuses: number[] = [];
+    for (let i = 0; i < 5 && !statuses.includes(429); i++) {
+      statuses.push((await rated.graphql(`{ tasks(first: 5000) { nodes { title } } }`, {}, a)).status);
+    }
+    // 120 units: two refusals (51 each) and a third admitted on what is left, then 429.
+    expect(statuses).toEqual([400, 400, 400, 429]);
+    await otherTenantStillServed(rated, b);
+  });
+
   it("a client over its rate that keeps asking is answered slowly (held about 1 s), so a flood of refusals is slowed, and another tenant is served meanwhile", async () => {
     const rated = await startApi(db, { TENANT_RATE: "1", TENANT_BURST: "10" });
     const a = await rated.login(world.tenants.A.slug, world.adminA.email, world.password);

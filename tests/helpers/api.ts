@@ -31,6 +31,9 @@ export async function startApi(db: TestDatabase, env: Record<string, string> = {
     // Tests log in far more often than a person; tests/api.test.ts checks the limits themselves.
     RATE_LIMIT_LOGIN: "100000",
     RATE_LIMIT_SIGNUP: "100000",
+    // Tests send refused documents on purpose, each costing its tenant REFUSED_REQUEST_UNITS;
+    // tests/request-limits.test.ts checks the rate itself.
+    TENANT_RATE: "100000",
     ...env,
   });
   const app = await createApp(config, db.authUrl);

@@ -69,6 +69,8 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
 
   const app = express();
   app.disable("x-powered-by");
+  // Which proxies may tell the client's address (per-address limits and fair shares use it).
+  app.set("trust proxy", config.trustProxy);
   // Once shutting down, every response closes its connection (also those in
   // flight), so that a client that keeps connections alive (a proxy) cannot
   // hold the process open.

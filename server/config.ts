@@ -113,6 +113,12 @@ export interface Config {
   };
   /** Only these GraphQL documents may run (@grafserv/persisted): a JSON file or a folder of them; unset means any document. */
   trustedDocuments?: string;
+  /**
+   * Express's `trust proxy`: which proxies' X-Forwarded-For gives the client
+   * address that per-address limits and fair shares use. false (default):
+   * the connection's address, and the header is ignored.
+   */
+  trustProxy: boolean | number | string;
   /** Calls per minute per client address of the mutations anyone may call. */
   rateLimits: { login: number; operatorLogin: number; acceptInvitation: number; createTenant: number };
 }
@@ -184,6 +190,18 @@ function parseNonNegativeInt(raw: string | undefined, name: string, fallback: nu
     return fallback;
   }
   return n;
+}
+
+/** TRUST_PROXY: a number of proxy hops, or a comma-separated list of addresses/subnets (`loopback`, `10.0.0.0/8`); unset or false: none. */
+function parseTrustProxy(raw: string | undefined, problems: string[]): boolean | number | string {
+  if (raw === undefined || raw === "" || /^(0|false|no|off)$/i.test(raw)) return false;
+  if (/^\d+$/.test(raw)) return Number(raw);
+  if (/^(true|yes|on)$/i.test(raw)) {
+    problems.push("TRUST_PROXY must name the proxies (a number of hops, or addresses/subnets), not true: trusting every X-Forwarded-For lets any client choose its address");
+    return false;
+  }
+  if (!/^[\w.:/, -]+$/.test(raw)) problems.push(`TRUST_PROXY must be a number of hops or a list of addresses/subnets, got "${raw}"`);
+  return raw;
 }
 
 function parseBool(raw: string | undefined, name: string, fallback: boolean, problems: string[]) {
@@ -319,6 +337,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       batchBytes: parsePositiveInt(env.EXPORT_BATCH_BYTES, "EXPORT_BATCH_BYTES", 1 << 20, problems),
     },
     trustedDocuments: env.TRUSTED_DOCUMENTS ? resolve(env.TRUSTED_DOCUMENTS) : undefined,
+    trustProxy: parseTrustProxy(env.TRUST_PROXY, problems),
     rateLimits: {
       login: loginLimit,
       // Operator logins and invitation acceptance cost a bcrypt hash too.

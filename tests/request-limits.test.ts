@@ -7,7 +7,7 @@
 // answers another tenant.
 import { beforeAll, describe, expect, it } from "vitest";
 import { withClient, withDatabase } from "../db/setup.ts";
-import { ROLES } from "../server/config.ts";
+import { loadConfig, ROLES } from "../server/config.ts";
 import { startApi, type TestApi } from "./helpers/api.ts";
 import { createTestDatabase, type TestDatabase } from "./helpers/database.ts";
 import { createWorld, type World } from "./helpers/world.ts";
@@ -227,6 +227,36 @@ describe("fragments count as what they expand to", () => {
       c.query("select coalesce(sum(failures), 0)::int as n from app_private.login_throttle where email = $1", [world.memberB.email]),
     );
     expect(failures.rows[0].n).toBe(1);
+  });
+});
+
+describe("client addresses behind a proxy (TRUST_PROXY)", () => {
+  const loginFrom = (url: string, forwardedFor: string) =>
+    fetch(`${url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-forwarded-for": forwardedFor },
+      body: JSON.stringify({
+        query: `mutation { login(input: {tenantSlug: "${world.tenants.B.slug}", email: "${world.memberB.email}", password: "wrong-guess"}) { result { accessToken } } }`,
+      }),
+    });
+
+  it("with TRUST_PROXY=loopback, each forwarded client address has its own login limit", async () => {
+    const proxied = await startApi(db, { TRUST_PROXY: "loopback", RATE_LIMIT_LOGIN: "1" });
+    expect((await loginFrom(proxied.url, "203.0.113.1")).status).toBe(200);
+    expect((await loginFrom(proxied.url, "203.0.113.1")).status).toBe(429);
+    expect((await loginFrom(proxied.url, "203.0.113.2")).status).toBe(200);
+  });
+
+  it("without TRUST_PROXY, X-Forwarded-For is ignored: a client cannot choose its address to escape the limit", async () => {
+    const direct = await startApi(db, { RATE_LIMIT_LOGIN: "1" });
+    expect((await loginFrom(direct.url, "203.0.113.1")).status).toBe(200);
+    expect((await loginFrom(direct.url, "203.0.113.2")).status).toBe(429);
+  });
+
+  it("TRUST_PROXY=true (every X-Forwarded-For believed) is refused at start-up", () => {
+    expect(() => loadConfig({ NODE_ENV: "test", JWT_SECRET: "x".repeat(32), DATABASE_URL: db.ownerUrl, AUTH_DATABASE_URL: db.authUrl, TRUST_PROXY: "true" })).toThrow(
+      /TRUST_PROXY must name the proxies/,
+    );
   });
 });
 

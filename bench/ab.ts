@@ -12,7 +12,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { loadConfig } from "../server/config.ts";
+import { loadConfig } from "../common/config.ts";
 import { startServer, type ServerProcess } from "./child.ts";
 import { openCluster } from "./cluster.ts";
 import { loadDataset } from "./dataset.ts";

@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { openDatabase } from "../db/database.ts";
 import { runMigrations } from "../db/migrate.ts";
 import { dropDatabase, ensureDatabase, ensureRoles, withDatabase } from "../db/setup.ts";
-import { loadConfig, ROLES } from "../server/config.ts";
+import { loadConfig } from "../common/config.ts";
+import { ROLES } from "../common/roles.ts";
 
 export interface BenchDatabase {
   name: string;

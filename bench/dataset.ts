@@ -9,7 +9,7 @@
 // public.bench_members (n → a member, their tenant and session) is the
 // lookup table pgbench picks a random tenant from.
 import { withClient } from "../db/setup.ts";
-import { ROLES } from "../server/config.ts";
+import { ROLES } from "../common/roles.ts";
 import type { Scale } from "./options.ts";
 
 export const USERS_PER_TENANT = 5;

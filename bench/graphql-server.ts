@@ -1,9 +1,9 @@
 // Child process: our GraphQL API (server/app.ts), configured from its
-// environment by server/config.ts, on a random loopback port.
+// environment by common/config.ts, on a random loopback port.
 import { serveInChild } from "./server-process.ts";
 
-// Grafast reads GRAPHILE_ENV when it is first imported (as in server/main.ts).
-const { loadConfig } = await import("../server/config.ts");
+// Grafast reads GRAPHILE_ENV when it is first imported (as in bin/start.ts).
+const { loadConfig } = await import("../common/config.ts");
 const config = loadConfig({ ...process.env });
 process.env.GRAPHILE_ENV ??= config.env === "development" ? "development" : "production";
 const { createApp } = await import("../server/app.ts");

@@ -45,7 +45,7 @@ async function main() {
   const { cpus, tmpdir } = await import("node:os");
   const { join, resolve } = await import("node:path");
   const { withClient } = await import("../db/setup.ts");
-  const { ROLES } = await import("../server/config.ts");
+  const { ROLES } = await import("../common/roles.ts");
   const { startServer } = await import("./child.ts");
   const { openCluster } = await import("./cluster.ts");
   const { loadDataset } = await import("./dataset.ts");

@@ -6,7 +6,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROLES } from "../server/config.ts";
+import { ROLES } from "../common/roles.ts";
 import { LIST_JSON_SQL, TASKS_ORDER, TASKS_SELECT } from "./list-request.ts";
 import { percentile } from "./stats.ts";
 

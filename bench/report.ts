@@ -142,7 +142,7 @@ ${markdownTable(COST_HEAD, results.checkCost.map(costCells))}
 }${
   startup
     ? `
-## Start-up (\`node server/main.ts\` to "ready in")
+## Start-up (\`node bin/start.ts\` to "ready in")
 
 | | wall clock, ms (each run) | median | server's own "ready in", ms |
 | --- | --- | --- | --- |

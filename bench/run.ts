@@ -8,7 +8,7 @@ import { cpus, totalmem, availableParallelism } from "node:os";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { withClient } from "../db/setup.ts";
-import { loadConfig, type Config } from "../server/config.ts";
+import { loadConfig, type Config } from "../common/config.ts";
 import { chartSvg } from "./chart.ts";
 import { startServer, type ServerProcess } from "./child.ts";
 import { openCluster, type BenchDatabase } from "./cluster.ts";
@@ -380,7 +380,7 @@ async function main() {
     for (const [key, s] of server) peakRss.set(key, await s.peakRssMb());
     await Promise.all(servers.map((s) => s.stop()));
 
-    log("  start-up: first start and restart of node server/main.ts");
+    log("  start-up: first start and restart of node bin/start.ts");
     const startup = await measureStartup(options.startupRuns);
 
     const rows = summarize(samples, peakRss);

@@ -1,4 +1,4 @@
-// Start-up time of `node server/main.ts` (what `npm start` runs, without
+// Start-up time of `node bin/start.ts` (what `npm start` runs, without
 // npm's own start-up): from spawn to its "ready in … ms" line, on a fresh
 // DATA_DIR (first start: initdb, roles, migrations, demo data) and again on
 // the same DATA_DIR (restart). Each start is stopped with SIGTERM.
@@ -23,7 +23,7 @@ export interface StartupResult {
 const ROOT = join(import.meta.dirname, "..");
 const TIMEOUT_MS = 120_000;
 /**
- * server/main.ts installs its SIGTERM handler just after printing "ready in";
+ * bin/start.ts installs its SIGTERM handler just after printing "ready in";
  * a signal that arrived in between would kill it before it stops its
  * PostgreSQL. The measurement is taken at the line; the stop waits this long.
  */
@@ -41,7 +41,7 @@ function startOnce(dataDir: string): Promise<[number, number]> {
     HOST: "127.0.0.1",
   };
   const started = performance.now();
-  const child = spawn(process.execPath, [...START_FLAGS, "server/main.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...START_FLAGS, "bin/start.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   return new Promise((resolve, reject) => {
     let ready: [number, number] | undefined;
@@ -58,7 +58,7 @@ function startOnce(dataDir: string): Promise<[number, number]> {
     child.on("exit", (code, signal) => {
       clearTimeout(timer);
       if (ready) resolve(ready);
-      else reject(new Error(`node server/main.ts exited (${code ?? signal}) before "ready in":\n${output.slice(-2000)}`));
+      else reject(new Error(`node bin/start.ts exited (${code ?? signal}) before "ready in":\n${output.slice(-2000)}`));
     });
   });
 }

@@ -8,7 +8,7 @@
 import jwt from "jsonwebtoken";
 import type pg from "pg";
 import { withClient } from "../db/setup.ts";
-import type { Config } from "../server/config.ts";
+import type { Config } from "../common/config.ts";
 import type { Member } from "./dataset.ts";
 
 /** Valid for 12 hours: longer than any run. */

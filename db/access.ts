@@ -3,9 +3,9 @@
 // table, each request role and each command: not granted ("—"), or the
 // policies that decide which rows. For each function: who may execute it,
 // whether it runs as its owner, and its volatility.
-// `npm run generate` writes it (db/generate.ts); a test fails when it is stale.
+// `npm run generate` writes it (bin/generate.ts); a test fails when it is stale.
 import pg from "pg";
-import { ROLES } from "../server/config.ts";
+import { ROLES } from "../common/roles.ts";
 
 /** Rows of the matrix: the application role names, their database roles, what they stand for. */
 const REQUEST_ROLES = [

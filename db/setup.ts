@@ -1,7 +1,7 @@
 // Idempotent cluster set-up with a superuser connection: the roles (which are
 // cluster-wide, so they live outside migrations) and the application database.
 import pg from "pg";
-import { ROLES } from "../server/config.ts";
+import { ROLES } from "../common/roles.ts";
 
 /** Returns `url` with its database (and optionally its credentials) replaced. */
 export function withDatabase(url: string, database: string, credentials?: { user: string; password: string }) {

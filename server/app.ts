@@ -6,7 +6,7 @@ import pg from "pg";
 import { postgraphile } from "postgraphile";
 import { grafserv } from "postgraphile/grafserv/express/v4";
 import { AuthError, makeAuthenticator, OPERATOR_TENANT_HEADER } from "./auth.ts";
-import type { Config } from "./config.ts";
+import type { Config } from "../common/config.ts";
 import { makeAvailability } from "./availability.ts";
 import { makeOperatorCheck, type RequestSummary } from "./operator-check.ts";
 import { isUnavailable, sendError, STALE_TOKEN, UNAVAILABLE } from "./errors.ts";

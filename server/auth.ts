@@ -2,7 +2,8 @@
 // transaction-local settings PostGraphile applies (`role`, `jwt.claims.*`).
 import jwt from "jsonwebtoken";
 import type { KeyObject } from "node:crypto";
-import { REQUEST_ROLE_BY_CLAIM, ROLES, type Config } from "./config.ts";
+import { type Config } from "../common/config.ts";
+import { REQUEST_ROLE_BY_CLAIM, ROLES } from "../common/roles.ts";
 
 export type PgSettings = Readonly<Record<string, string>>;
 

@@ -2,16 +2,7 @@
 // streamed from one read-only REPEATABLE READ snapshot, under the caller's
 // own role and RLS, as every other request.
 //
-// Format (one JSON object per line; docs in README.md, "Tenant export"):
-//   {"type":"header","format":"multi-tenant-saas/export","formatVersion":1,
-//    "schemaVersion":"000003","exportedAt":"…","tenant":{"id":"…","slug":"…"},
-//    "tables":["app_public.tenants","app_public.users",…]}
-//   {"type":"row","table":"app_public.users","data":{…}}      (every row)
-//   {"type":"end","rows":{"app_public.users":2,…},"total":N}   (completeness marker)
-// Tables are every table of app_public with a tenant_id column, plus the
-// tenant's own row in app_public.tenants, found in the catalog and ordered so
-// that a row comes after the rows it references. Secrets live in app_private,
-// which request roles cannot read, so they are never part of an export.
+// The format (header, rows, end line) is common/tenant-export-format.ts.
 //
 // What an export may hold, and for how long (limits: Config["exports"]):
 // - Memory: about one batch plus the socket's buffer. Rows come from a
@@ -40,12 +31,12 @@ import type { EventEmitter } from "node:events";
 import { pipeline, type Writable } from "node:stream";
 import { createGzip } from "node:zlib";
 import type pg from "pg";
-import { ROLES, type Config } from "./config.ts";
+import { type Config } from "../common/config.ts";
+import { ROLES } from "../common/roles.ts";
+import { EXPORT_FORMAT, EXPORT_FORMAT_VERSION, exportTables } from "../common/tenant-export-format.ts";
 import { isUnavailable, sendError, STALE_TOKEN, UNAVAILABLE } from "./errors.ts";
 import { PGSETTINGS_STATEMENT } from "./request-context.ts";
 
-export const EXPORT_FORMAT = "multi-tenant-saas/export";
-export const EXPORT_FORMAT_VERSION = 1;
 
 /** Rows of a table's first batch, before any of its rows was measured. */
 export const FIRST_BATCH_ROWS = 50;
@@ -55,48 +46,6 @@ export const MAX_BATCH_ROWS = 1000;
 const ROLLBACK_GRACE_MS = 2000;
 /** What a refused export is told to wait, in seconds. */
 const RETRY_AFTER_SECONDS = 5;
-
-export interface ExportTable {
-  name: string;
-  /** ORDER BY clause (primary key), so that exports are deterministic. */
-  orderBy: string;
-  /** The column holding the tenant's id: `id` in tenants, `tenant_id` elsewhere. */
-  tenantColumn: string;
-}
-
-/** Tenant-scoped tables of app_public (and tenants), parents before children, with their primary keys. */
-export async function exportTables(client: pg.ClientBase): Promise<ExportTable[]> {
-  const { rows } = await client.query<{ name: string; pk: string[]; parents: string[] }>(
-    `select c.oid::regclass::text as name,
-            array(select quote_ident(a.attname) from pg_index i
-                    join lateral unnest(i.indkey) with ordinality k(attnum, n) on true
-                    join pg_attribute a on a.attrelid = c.oid and a.attnum = k.attnum
-                   where i.indrelid = c.oid and i.indisprimary order by k.n) as pk,
-            array(select f.confrelid::regclass::text from pg_constraint f
-                   where f.conrelid = c.oid and f.contype = 'f' and f.confrelid <> c.oid) as parents
-       from pg_class c join pg_namespace n on n.oid = c.relnamespace
-      where n.nspname = 'app_public' and c.relkind in ('r', 'p')
-        and (c.relname = 'tenants' or exists (
-          select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'tenant_id' and not a.attisdropped))
-      order by 1`,
-  );
-  // Topological order: a table after every table it references.
-  const remaining = new Map(rows.map((r) => [r.name, r]));
-  const ordered: ExportTable[] = [];
-  while (remaining.size) {
-    const ready = [...remaining.values()].filter((r) => r.parents.every((p) => !remaining.has(p)));
-    if (!ready.length) throw new Error(`Circular foreign keys between ${[...remaining.keys()].join(", ")}`);
-    for (const r of ready) {
-      remaining.delete(r.name);
-      ordered.push({
-        name: r.name,
-        orderBy: r.pk.length ? r.pk.join(", ") : "1",
-        tenantColumn: r.name === "app_public.tenants" ? "id" : "tenant_id",
-      });
-    }
-  }
-  return ordered;
-}
 
 /**
  * Rows to fetch next so that a batch is about `batchBytes`, from the batch

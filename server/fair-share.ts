@@ -14,7 +14,7 @@
 // one, an operator outside any tenant has its own, and anonymous requests
 // share one per client address.
 import type { Request, RequestHandler } from "express";
-import type { Config } from "./config.ts";
+import type { Config } from "../common/config.ts";
 import { sendError } from "./errors.ts";
 
 interface Share {

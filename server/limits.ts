@@ -21,7 +21,7 @@ import {
   type ValidationRule,
 } from "postgraphile/graphql";
 import { SafeError } from "postgraphile/grafast";
-import type { Config } from "./config.ts";
+import type { Config } from "../common/config.ts";
 import { fragmentsOf, rootFieldsOf } from "./operation.ts";
 
 function limitError(message: string, code: string, context: ValidationContext) {

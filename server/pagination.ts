@@ -7,7 +7,7 @@
 // Requests asking for more than the maximum are refused before they run
 // (server/request-budget.ts); the clamp here is the fail-closed backstop.
 import { constant, lambda, type Step } from "postgraphile/grafast";
-import type { Config } from "./config.ts";
+import type { Config } from "../common/config.ts";
 
 type Limits = Pick<Config["limits"], "defaultPageSize" | "maxPageSize">;
 

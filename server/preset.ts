@@ -7,7 +7,7 @@ import { makePgService } from "postgraphile/adaptors/pg";
 import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
 import { PostGraphileConnectionFilterPreset } from "postgraphile-plugin-connection-filter";
 import { ANONYMOUS_SETTINGS, type PgSettings } from "./auth.ts";
-import type { Config } from "./config.ts";
+import type { Config } from "../common/config.ts";
 import { ErrorCodesPlugin, makeMaskError, StaleTokenStatusPlugin } from "./errors.ts";
 import { makeLimitsPlugin } from "./limits.ts";
 import { NullResultErrorsPlugin } from "./null-result-errors.ts";

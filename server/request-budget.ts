@@ -37,7 +37,7 @@ import {
 } from "postgraphile/graphql";
 import type { Request } from "express";
 import { isPromiseLike } from "postgraphile/grafast";
-import type { Config } from "./config.ts";
+import type { Config } from "../common/config.ts";
 import { makeRowShare, shareKey } from "./fair-share.ts";
 import { forEachField, fragmentsOf, operationOf, perOperation, rootTypeName } from "./operation.ts";
 import { httpRequestOf, setResponseStatus } from "./response-status.ts";

@@ -21,7 +21,7 @@
 // Performance).
 import type { DocumentNode } from "graphql";
 import type pg from "pg";
-import type { Config } from "./config.ts";
+import type { Config } from "../common/config.ts";
 import { operationOf, perOperation } from "./operation.ts";
 
 /** The statement @dataplan/pg sends after `begin` (tests/request-context.test.ts fails if that changes). */

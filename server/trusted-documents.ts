@@ -20,7 +20,7 @@ import { PersistedPlugin } from "@grafserv/persisted";
 import type { ParsedGraphQLBody } from "postgraphile/grafserv";
 import { SafeError } from "postgraphile/grafast";
 import { parse } from "postgraphile/graphql";
-import type { Config } from "./config.ts";
+import type { Config } from "../common/config.ts";
 
 /** `extensions.code` of every refused request. */
 export const UNTRUSTED_DOCUMENT = "UNTRUSTED_DOCUMENT";

@@ -3,7 +3,7 @@
 import jwt from "jsonwebtoken";
 import { beforeAll, describe, expect, it } from "vitest";
 import { withClient, withDatabase } from "../db/setup.ts";
-import { ROLES } from "../server/config.ts";
+import { ROLES } from "../common/roles.ts";
 import { startApi, type TestApi } from "./helpers/api.ts";
 import { createTestDatabase, type TestDatabase } from "./helpers/database.ts";
 import { createWorld, type World } from "./helpers/world.ts";

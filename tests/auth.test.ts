@@ -5,7 +5,7 @@ import jwt from "jsonwebtoken";
 import { createSecretKey, randomUUID } from "node:crypto";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { makeAuthenticator } from "../server/auth.ts";
-import { ROLES } from "../server/config.ts";
+import { ROLES } from "../common/roles.ts";
 
 const jwtConfig = { secret: "s".repeat(32), audience: "mts-test", issuer: "mts-test", expiresInSeconds: 60 };
 const key = createSecretKey(Buffer.from(jwtConfig.secret, "utf8"));

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, statSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "../server/config.ts";
+import { ConfigError, loadConfig } from "../common/config.ts";
 
 const tempDir = () => mkdtempSync(join(tmpdir(), "mts-config-"));
 

@@ -8,7 +8,7 @@ import { once } from "node:events";
 import { request, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage } from "node:http";
 import { beforeAll, describe, expect, it } from "vitest";
 import { withClient, withDatabase } from "../db/setup.ts";
-import { ROLES } from "../server/config.ts";
+import { ROLES } from "../common/roles.ts";
 import { FIRST_BATCH_ROWS, MAX_BATCH_ROWS, nextBatchSize } from "../server/export.ts";
 import { startApi, type TestApi } from "./helpers/api.ts";
 import { createTestDatabase, type TestDatabase } from "./helpers/database.ts";

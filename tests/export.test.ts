@@ -209,7 +209,7 @@ describe("export, delete, import: a round trip", () => {
     for (const [table, rows] of tablesB) expect(await ownerRows(table as string, world.tenants.B.id), table as string).toEqual(rows);
 
     // The command a DBA runs.
-    const { stdout } = await promisify(execFile)(process.execPath, [join(ROOT_DIR, "db/import.ts"), file], {
+    const { stdout } = await promisify(execFile)(process.execPath, [join(ROOT_DIR, "bin/tenant-import.ts"), file], {
       cwd: ROOT_DIR,
       env: { PATH: process.env.PATH, DATABASE_URL: db.ownerUrl, AUTH_DATABASE_URL: db.authUrl },
     });

@@ -14,7 +14,7 @@ import { afterAll, describe, expect, it, vi } from "vitest";
 import { freePort, startEmbedded, type EmbeddedServer } from "../db/embedded.ts";
 import { migrationSettings, ROOT_DIR, runMigrations, settled } from "../db/migrate.ts";
 import { ensureDatabase, ensureRoles, withClient, withDatabase } from "../db/setup.ts";
-import { ROLES } from "../server/config.ts";
+import { ROLES } from "../common/roles.ts";
 import { startApi } from "./helpers/api.ts";
 import { onCleanup } from "./helpers/cleanup.ts";
 import { createTestDatabase, type TestDatabase } from "./helpers/database.ts";
@@ -317,7 +317,7 @@ describe("SIGTERM", () => {
     );
     const dataDir = mkdtempSync(join(tmpdir(), "mts-sigterm-"));
     onCleanup(() => rmSync(dataDir, { recursive: true, force: true }));
-    const child = spawn(process.execPath, [join(ROOT_DIR, "server/main.ts")], {
+    const child = spawn(process.execPath, [join(ROOT_DIR, "bin/start.ts")], {
       cwd: ROOT_DIR,
       env: {
         PATH: process.env.PATH,

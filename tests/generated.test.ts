@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { generateAccess, generateSchema, generateTypes } from "../db/generate.ts";
+import { generateAccess, generateSchema, generateTypes } from "../bin/generate.ts";
 import { ROOT_DIR } from "../db/migrate.ts";
 import { createTestDatabase } from "./helpers/database.ts";
 

@@ -9,7 +9,7 @@ import type { TestProject } from "vitest/node";
 import { startEmbedded } from "../db/embedded.ts";
 import { runMigrations } from "../db/migrate.ts";
 import { dropDatabase, ensureDatabase, ensureRoles, withClient, withDatabase } from "../db/setup.ts";
-import { ROLES } from "../server/config.ts";
+import { ROLES } from "../common/roles.ts";
 
 export interface TestServer {
   rootUrl: string;

@@ -9,7 +9,7 @@
 // 300). LOAD_SEED replays a run's random choices.
 import { beforeAll, describe, expect, it } from "vitest";
 import { withClient, withDatabase } from "../db/setup.ts";
-import { ROLES } from "../server/config.ts";
+import { ROLES } from "../common/roles.ts";
 import { startApi, type TestApi } from "./helpers/api.ts";
 import { createTestDatabase, type TestDatabase } from "./helpers/database.ts";
 import { auditWrites, fmt, LOAD_PASSWORD, mapLimit, runLoad, seedTenants, type LoadResult, type LoadTenant } from "./helpers/load.ts";

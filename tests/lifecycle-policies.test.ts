@@ -7,7 +7,7 @@
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { withClient } from "../db/setup.ts";
-import { ROLES } from "../server/config.ts";
+import { ROLES } from "../common/roles.ts";
 import { createTestDatabase, type TestDatabase } from "./helpers/database.ts";
 import { type Actor, type PolicyCase, policyMatrix, type Sessions } from "./helpers/policy.ts";
 import { createWorld, type Person, type World } from "./helpers/world.ts";

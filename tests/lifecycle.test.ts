@@ -597,7 +597,7 @@ describe("sessions", () => {
     await sessions("update app_private.sessions set revoked_at = now() - interval '2 days' where id = $1", [claimsOf(old.accessToken).session_id]);
     const before = await sessions("select id from app_private.sessions where user_id = $1 order by id", [pat.id]);
 
-    const { stdout } = await promisify(execFile)(process.execPath, [join(ROOT_DIR, "db/prune.ts")], {
+    const { stdout } = await promisify(execFile)(process.execPath, [join(ROOT_DIR, "bin/prune.ts")], {
       cwd: ROOT_DIR,
       env: { PATH: process.env.PATH, DATABASE_URL: db.ownerUrl, AUTH_DATABASE_URL: db.authUrl },
     });

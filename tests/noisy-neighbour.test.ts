@@ -22,7 +22,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { withClient, withDatabase } from "../db/setup.ts";
-import { ROLES } from "../server/config.ts";
+import { ROLES } from "../common/roles.ts";
 import { startApi, type TestApi } from "./helpers/api.ts";
 import {
   ATTACK_NAMES,

@@ -11,7 +11,7 @@
 import pg from "pg";
 import { makePgAdaptorWithPgClient } from "postgraphile/adaptors/pg";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ROLES } from "../server/config.ts";
+import { ROLES } from "../common/roles.ts";
 import { withClient, withDatabase } from "../db/setup.ts";
 import { parse } from "graphql";
 import {

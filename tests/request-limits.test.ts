@@ -7,7 +7,8 @@
 // answers another tenant.
 import { beforeAll, describe, expect, it } from "vitest";
 import { withClient, withDatabase } from "../db/setup.ts";
-import { loadConfig, ROLES } from "../server/config.ts";
+import { loadConfig } from "../common/config.ts";
+import { ROLES } from "../common/roles.ts";
 import { startApi, type TestApi } from "./helpers/api.ts";
 import { createTestDatabase, type TestDatabase } from "./helpers/database.ts";
 import { createWorld, type World } from "./helpers/world.ts";

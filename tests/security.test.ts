@@ -3,7 +3,7 @@
 // the onboarding/login paths that must leave no tenant context behind.
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROLES } from "../server/config.ts";
+import { ROLES } from "../common/roles.ts";
 import { createTestDatabase, type TestDatabase } from "./helpers/database.ts";
 import { createWorld, type World } from "./helpers/world.ts";
 

@@ -31,12 +31,12 @@ interface Started {
   url: string;
 }
 
-/** Runs `node server/main.ts` as `npm start` does and waits for its banner. */
+/** Runs `node bin/start.ts` as `npm start` does and waits for its banner. */
 async function start(env: Record<string, string> = {}): Promise<Started> {
   const modeEnv: Record<string, string> = server.embedded
     ? {}
     : { ROOT_DATABASE_URL: server.rootUrl, DATABASE_NAME: databaseName };
-  const child = spawn(process.execPath, [join(ROOT_DIR, "server/main.ts")], {
+  const child = spawn(process.execPath, [join(ROOT_DIR, "bin/start.ts")], {
     cwd: ROOT_DIR,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir, PORT: "0", ...modeEnv, ...env },
     stdio: ["ignore", "pipe", "pipe"],

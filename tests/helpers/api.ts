@@ -2,7 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { onCleanup } from "./cleanup.ts";
 import { createApp } from "../../server/app.ts";
-import { loadConfig, type Config } from "../../server/config.ts";
+import { loadConfig, type Config } from "../../common/config.ts";
 import type { TestDatabase } from "./database.ts";
 
 export interface GraphQLResponse {

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { onCleanup } from "./cleanup.ts";
 import { inject } from "vitest";
 import { dropDatabase, grantDatabaseAccess, withClient, withDatabase } from "../../db/setup.ts";
-import { ROLES } from "../../server/config.ts";
+import { ROLES } from "../../common/roles.ts";
 
 export interface TestDatabase {
   name: string;

@@ -7,7 +7,7 @@
 // (claims_are_current, operator_access) run as.
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REQUEST_ROLE_BY_CLAIM, ROLES } from "../../server/config.ts";
+import { REQUEST_ROLE_BY_CLAIM, ROLES } from "../../common/roles.ts";
 import type { World } from "./world.ts";
 
 export type Actor =

@@ -4,10 +4,11 @@
 // connection strings and role placeholders it needs in its environment.
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { loadConfig, ROLES } from "../server/config.ts";
-import { connectDatabase } from "./database.ts";
-import { ROOT_DIR, placeholderEnv } from "./migrate.ts";
-import { ensureDatabase, withDatabase } from "./setup.ts";
+import { loadConfig } from "../common/config.ts";
+import { ROLES } from "../common/roles.ts";
+import { connectDatabase } from "../db/database.ts";
+import { ROOT_DIR, placeholderEnv } from "../db/migrate.ts";
+import { ensureDatabase, withDatabase } from "../db/setup.ts";
 
 const config = loadConfig();
 const db = await connectDatabase(config);

@@ -8,7 +8,8 @@ import { openDatabase } from "../db/database.ts";
 import { ROOT_DIR, placeholderEnv } from "../db/migrate.ts";
 import { seedDemoData } from "../db/seed.ts";
 import { ensureDatabase, withDatabase } from "../db/setup.ts";
-import { loadConfig, ROLES } from "./config.ts";
+import { loadConfig } from "../common/config.ts";
+import { ROLES } from "../common/roles.ts";
 
 const config = loadConfig();
 if (config.database.mode === "url") {
@@ -33,7 +34,7 @@ const env: NodeJS.ProcessEnv = {
 };
 const children: ChildProcess[] = [
   spawn(process.execPath, [join(ROOT_DIR, "node_modules/graphile-migrate/dist/cli.js"), "watch"], { cwd: ROOT_DIR, env, stdio: "inherit" }),
-  spawn(process.execPath, ["--watch-path=server", "--watch-path=db", join(ROOT_DIR, "server/main.ts")], { cwd: ROOT_DIR, env, stdio: "inherit" }),
+  spawn(process.execPath, ["--watch-path=server", "--watch-path=db", "--watch-path=common", join(ROOT_DIR, "bin/start.ts")], { cwd: ROOT_DIR, env, stdio: "inherit" }),
 ];
 
 let stopping = false;

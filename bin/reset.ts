@@ -1,10 +1,10 @@
 // `npm run db:reset`: drops and recreates the application database, applies
 // every committed migration and reloads the demo data. Needs a superuser
 // connection: the embedded server, or ROOT_DATABASE_URL.
-import { loadConfig } from "../server/config.ts";
-import { connectDatabase } from "./database.ts";
-import { resetDatabase } from "./migrate.ts";
-import { seedDemoData } from "./seed.ts";
+import { loadConfig } from "../common/config.ts";
+import { connectDatabase } from "../db/database.ts";
+import { resetDatabase } from "../db/migrate.ts";
+import { seedDemoData } from "../db/seed.ts";
 
 const config = loadConfig();
 if (config.database.mode === "url") {

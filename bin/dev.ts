@@ -1,5 +1,5 @@
 // `npm run dev`: the database once, then two children that reload on change:
-// `graphile-migrate watch` (migrations/current.sql into the database) and the
+// `graphile-migrate watch` (migrations/current/ into the database) and the
 // API under `node --watch` (TypeScript changes; PostGraphile itself rebuilds
 // the schema when the database changes).
 import { spawn, type ChildProcess } from "node:child_process";

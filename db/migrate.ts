@@ -1,6 +1,6 @@
 // Runs the committed graphile-migrate migrations, with settings from .gmrc
 // and role names from common/config.ts.
-import { Logger, migrate, reset, type Settings } from "graphile-migrate";
+import { Logger, migrate, reset, watch, type Settings } from "graphile-migrate";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROLES } from "../common/roles.ts";
@@ -71,6 +71,20 @@ export async function settled() {
 export async function runMigrations(ownerUrl: string) {
   try {
     await migrate(migrationSettings(ownerUrl));
+  } finally {
+    lastCommandAt = Date.now();
+  }
+}
+
+/**
+ * Applies migrations/current/ (the migration being written, not yet
+ * committed) once, as `graphile-migrate watch --once` does. The test template
+ * and `npm run generate` include it, so that a DBA sees the effect of what
+ * they are writing; `npm start` never runs it.
+ */
+export async function runCurrentMigration(ownerUrl: string) {
+  try {
+    await watch(migrationSettings(ownerUrl), true);
   } finally {
     lastCommandAt = Date.now();
   }

@@ -1,13 +1,14 @@
 // Once per test run: a PostgreSQL server (TEST_DATABASE_URL, or an embedded
 // one in a fresh temporary folder), the roles, and a template database with
-// every committed migration applied. Each test file clones the template.
+// every committed migration applied, then migrations/current/ (the
+// migration being written; empty on main). Each test file clones the template.
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { startEmbedded } from "../db/embedded.ts";
-import { runMigrations } from "../db/migrate.ts";
+import { runCurrentMigration, runMigrations } from "../db/migrate.ts";
 import { dropDatabase, ensureDatabase, ensureRoles, withClient, withDatabase } from "../db/setup.ts";
 import { ROLES } from "../common/roles.ts";
 
@@ -63,9 +64,9 @@ export default async function setup(project: TestProject) {
   try {
     await ensureRoles(rootUrl, { owner: server.ownerPassword, authenticator: server.authenticatorPassword });
     await ensureDatabase(rootUrl, server.template);
-    await runMigrations(
-      withDatabase(rootUrl, server.template, { user: ROLES.owner, password: server.ownerPassword }),
-    );
+    const templateUrl = withDatabase(rootUrl, server.template, { user: ROLES.owner, password: server.ownerPassword });
+    await runMigrations(templateUrl);
+    await runCurrentMigration(templateUrl);
     await withClient(rootUrl, (c) => c.query(`alter database ${c.escapeIdentifier(server.template)} is_template true`));
   } catch (error) {
     await teardownServer();

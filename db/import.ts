@@ -1,8 +1,15 @@
 // Tenant import (`npm run tenant:import -- FILE`, bin/tenant-import.ts): loads a tenant export (NDJSON, gzipped or
 // not; see common/tenant-export-format.ts) into this deployment, as the owner, in one
-// transaction: all of it or nothing. Refuses a file of another schema
-// version, a tenant whose id or slug already exists, rows of another tenant,
-// tables this database does not export, and a file without its end line.
+// transaction: all of it or nothing. Compatibility is decided by shapes, not
+// by the schema version (which is information only): the header declares
+// every table's columns and types, and the file is refused unless each
+// table is one this database exports, each column exists here with the same
+// type, and each column here that the file lacks is nullable or has a
+// default (checkShapes in common/tenant-export-format.ts). So an export from
+// an earlier schema imports when its shapes fit. Also refused: a version 1
+// file, a tenant whose id or slug already exists, rows of another tenant,
+// rows of an undeclared table or with other columns than their table
+// declares, and a file without its end line.
 // Password hashes are never exported: imported users must set a password again.
 import { createReadStream } from "node:fs";
 import { open } from "node:fs/promises";
@@ -10,11 +17,30 @@ import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import pg from "pg";
-import { EXPORT_FORMAT, EXPORT_FORMAT_VERSION, exportTables } from "../common/tenant-export-format.ts";
+import {
+  checkShapes,
+  type DeclaredTable,
+  EXPORT_FORMAT,
+  EXPORT_FORMAT_VERSION,
+  exportTables,
+} from "../common/tenant-export-format.ts";
 
 export class ImportError extends Error {}
 
 const INSERT_BATCH = 500;
+
+/** The header's `tables`, if it has the shape format version 2 gives it. */
+function declaredTables(tables: unknown): DeclaredTable[] | undefined {
+  const isName = (v: unknown) => typeof v === "string" && v.length > 0;
+  const ok =
+    Array.isArray(tables) &&
+    tables.every(
+      (t) =>
+        t && isName(t.name) && Array.isArray(t.columns) &&
+        t.columns.every((c: any) => c && isName(c.name) && isName(c.type)),
+    );
+  return ok ? (tables as DeclaredTable[]) : undefined;
+}
 
 async function openExport(file: string): Promise<Readable> {
   const handle = await open(file);
@@ -31,8 +57,9 @@ export async function importTenant(ownerUrl: string, file: string): Promise<{ sl
   await client.connect();
   try {
     await client.query("begin");
-    const allowed = new Set((await exportTables(client)).map((t) => t.name));
-    const { rows: [{ version }] } = await client.query("select app_public.schema_version() as version");
+    const here = await exportTables(client);
+    /** Per declared table: its columns (as the file has them), and the statement that inserts a batch of its rows. */
+    const declared = new Map<string, { columns: Set<string>; insert: string }>();
 
     let header: { tenant: { id: string; slug: string } } | undefined;
     let end: { rows: Record<string, number> } | undefined;
@@ -40,10 +67,7 @@ export async function importTenant(ownerUrl: string, file: string): Promise<{ sl
     let batch: { table: string; rows: unknown[] } = { table: "", rows: [] };
     const flush = async () => {
       if (!batch.rows.length) return;
-      await client.query(
-        `insert into ${batch.table} select * from jsonb_populate_recordset(null::${batch.table}, $1::jsonb)`,
-        [JSON.stringify(batch.rows)],
-      );
+      await client.query(declared.get(batch.table)!.insert, [JSON.stringify(batch.rows)]);
       batch.rows = [];
     };
 
@@ -61,11 +85,29 @@ export async function importTenant(ownerUrl: string, file: string): Promise<{ sl
         throw new ImportError(`line ${lineNumber}: not JSON`);
       }
       if (!header) {
-        if (line.type !== "header" || line.format !== EXPORT_FORMAT || line.formatVersion !== EXPORT_FORMAT_VERSION) {
-          throw new ImportError(`not a ${EXPORT_FORMAT} version ${EXPORT_FORMAT_VERSION} file`);
+        if (line.type !== "header" || line.format !== EXPORT_FORMAT) throw new ImportError(`not a ${EXPORT_FORMAT} file`);
+        if (line.formatVersion === 1) {
+          throw new ImportError(
+            `a version 1 export (compatible by schema version only, no table shapes); this deployment reads version ${EXPORT_FORMAT_VERSION}: export the tenant again`,
+          );
         }
-        if (line.schemaVersion !== version) {
-          throw new ImportError(`the export is of schema version ${line.schemaVersion}; this database is at ${version}`);
+        if (line.formatVersion !== EXPORT_FORMAT_VERSION) {
+          throw new ImportError(`an export of format version ${JSON.stringify(line.formatVersion)}; this deployment reads version ${EXPORT_FORMAT_VERSION}`);
+        }
+        const tables = declaredTables(line.tables);
+        if (!tables) throw new ImportError("the header's tables are not a list of tables with their columns (name and type)");
+        const problems = checkShapes(tables, here);
+        if (problems.length) {
+          throw new ImportError(`the export's tables do not fit this database's: ${problems.join("; ")}`);
+        }
+        for (const table of tables) {
+          const generated = new Set(here.find((t) => t.name === table.name)!.columns.filter((c) => c.generated).map((c) => c.name));
+          const insertable = table.columns.filter((c) => !generated.has(c.name)).map((c) => client.escapeIdentifier(c.name)).join(", ");
+          declared.set(table.name, {
+            columns: new Set(table.columns.map((c) => c.name)),
+            // Only the file's columns: the others take their defaults (or stay null).
+            insert: `insert into ${table.name} (${insertable}) select ${insertable} from jsonb_populate_recordset(null::${table.name}, $1::jsonb)`,
+          });
         }
         const { rows: clash } = await client.query(
           "select id, slug from app_public.tenants where id = $1 or slug = $2",
@@ -80,7 +122,18 @@ export async function importTenant(ownerUrl: string, file: string): Promise<{ sl
         continue;
       }
       if (line.type === "row") {
-        if (!allowed.has(line.table)) throw new ImportError(`line ${lineNumber}: unknown table ${JSON.stringify(line.table)}`);
+        const table = declared.get(line.table);
+        if (!table) throw new ImportError(`line ${lineNumber}: table ${JSON.stringify(line.table)} is not declared in the header`);
+        if (!line.data || typeof line.data !== "object" || Array.isArray(line.data)) throw new ImportError(`line ${lineNumber}: a row without data`);
+        const keys = Object.keys(line.data);
+        const undeclared = keys.filter((k) => !table.columns.has(k));
+        if (undeclared.length) {
+          throw new ImportError(`line ${lineNumber}: a row of ${line.table} with columns its table does not declare: ${undeclared.join(", ")}`);
+        }
+        if (keys.length !== table.columns.size) {
+          const missing = [...table.columns].filter((c) => !(c in line.data));
+          throw new ImportError(`line ${lineNumber}: a row of ${line.table} without the declared columns ${missing.join(", ")}`);
+        }
         const owner = line.table === "app_public.tenants" ? line.data.id : line.data.tenant_id;
         if (owner !== header.tenant.id) throw new ImportError(`line ${lineNumber}: a row of another tenant`);
         if (line.table === "app_public.tenants" && line.data.slug !== header.tenant.slug) {

@@ -2,7 +2,15 @@
 // streamed from one read-only REPEATABLE READ snapshot, under the caller's
 // own role and RLS, as every other request.
 //
-// The format (header, rows, end line) is common/tenant-export-format.ts.
+// The format (header with every table's columns and types, rows, end line)
+// is common/tenant-export-format.ts.
+//
+// Who may export is decided in the database: app_public.assert_may_export()
+// is the first statement of the export's transaction after the request's
+// settings (a tenant's admin, or an operator naming the tenant; it raises
+// 42501 for anyone else, answered 403 FORBIDDEN before anything is sent).
+// Only a request without a token is refused here (401), before it takes a
+// slot or a connection.
 //
 // What an export may hold, and for how long (limits: Config["exports"]):
 // - Memory: about one batch plus the socket's buffer. Rows come from a
@@ -19,7 +27,7 @@
 //   statement stuck, say on a lock) is released with an error, so that the
 //   pool destroys it, and its socket is closed at once. Each connection is
 //   released exactly once, after a commit or a rollback (Lease), also when
-//   the answer is an error (404, 401, 500).
+//   the answer is an error (404, 403, 401, 500).
 // - Slots: at most `maxConcurrent` exports on this server and `maxPerTenant`
 //   per tenant run at once; past either, 429 TOO_MANY_EXPORTS with a
 //   Retry-After. A slot is taken before the connection and always given back.
@@ -33,7 +41,7 @@ import { createGzip } from "node:zlib";
 import type pg from "pg";
 import { type Config } from "../common/config.ts";
 import { ROLES } from "../common/roles.ts";
-import { EXPORT_FORMAT, EXPORT_FORMAT_VERSION, exportTables } from "../common/tenant-export-format.ts";
+import { declareTables, EXPORT_FORMAT, EXPORT_FORMAT_VERSION, exportTables } from "../common/tenant-export-format.ts";
 import { isUnavailable, sendError, STALE_TOKEN, UNAVAILABLE } from "./errors.ts";
 import { PGSETTINGS_STATEMENT } from "./request-context.ts";
 
@@ -46,6 +54,8 @@ export const MAX_BATCH_ROWS = 1000;
 const ROLLBACK_GRACE_MS = 2000;
 /** What a refused export is told to wait, in seconds. */
 const RETRY_AFTER_SECONDS = 5;
+/** The SQLSTATE app_public.assert_may_export() raises for a caller who may not export (insufficient_privilege). */
+const MAY_NOT_EXPORT = "42501";
 
 /**
  * Rows to fetch next so that a batch is about `batchBytes`, from the batch
@@ -192,11 +202,8 @@ export function makeExportHandler(pool: pg.Pool, limits: Config["exports"], onDa
   const slots = makeSlots(limits.maxConcurrent, limits.maxPerTenant);
   return async function exportTenant(req: Request, res: Response) {
     const settings = req.pgSettings!;
+    // Authentication only: who may export is app_public.assert_may_export's answer (streamExport).
     if (settings.role === ROLES.anonymous) return sendError(res, 401, "UNAUTHENTICATED", "Log in as a tenant admin to export.");
-    const operatorInTenant = settings.role === ROLES.operator && !!settings["jwt.claims.tenant_id"];
-    if (settings.role !== ROLES.admin && !operatorInTenant) {
-      return sendError(res, 403, "FORBIDDEN", "Only tenant admins (or an operator naming the tenant) may export a tenant.");
-    }
     const tenant = settings["jwt.claims.tenant_id"] ?? "";
     if (!slots.take(tenant)) {
       return sendError(res, 429, "TOO_MANY_EXPORTS", "Too many exports are running; retry later.", { "Retry-After": String(RETRY_AFTER_SECONDS) });
@@ -228,7 +235,7 @@ async function runExport(pool: pg.Pool, limits: Config["exports"], onDatabaseUna
       await connection.abandon();
       reportFailure(res, error as Error, onDatabaseUnavailable);
     } finally {
-      // After a commit, or once abandoned above, this does nothing; else (404) it rolls back.
+      // After a commit, or once abandoned above, this does nothing; else (403, 404) it rolls back.
       await connection.abandon();
     }
   } finally {
@@ -287,6 +294,13 @@ async function streamExport(connection: Lease, req: Request, res: Response, limi
   await sql("begin isolation level repeatable read read only");
   // The same statement PostGraphile uses (so DB_CONTEXT_MODE=set_local applies here too).
   await sql(PGSETTINGS_STATEMENT, [JSON.stringify(Object.entries(settings))]);
+  // Who may export: the database decides, under the settings just applied. (The caller rolls back.)
+  try {
+    await sql("select app_public.assert_may_export()");
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== MAY_NOT_EXPORT) throw error;
+    return sendError(res, 403, "FORBIDDEN", "Only tenant admins (or an operator naming the tenant) may export a tenant.");
+  }
   const tables = await unlessStopped(exportTables(client), signal);
   const { rows: [meta] } = await sql<{ schemaVersion: string; exportedAt: Date; tenant: { id: string; slug: string } | null }>(
     `select app_public.schema_version() as "schemaVersion", transaction_timestamp() as "exportedAt",
@@ -312,7 +326,7 @@ async function streamExport(connection: Lease, req: Request, res: Response, limi
     format: EXPORT_FORMAT,
     formatVersion: EXPORT_FORMAT_VERSION,
     ...meta,
-    tables: tables.map((t) => t.name),
+    tables: declareTables(tables),
   };
   await send(JSON.stringify(header) + "\n");
   const counts: Record<string, number> = {};

@@ -1,7 +1,7 @@
 // The private schema: no request role reaches its tables or functions (no
 // USAGE on the schema); the authenticator itself reaches only the claims
 // and operator checks (see sessions and operators), nothing else.
-import type { Actor, PolicyCase } from "../helpers/policy.ts";
+import type { PolicyCase } from "../helpers/policy.ts";
 import { REQUEST_ACTORS } from "./shared.ts";
 
 /** Every table of the private schema (the coverage test fails when one is missing here). */

@@ -1,6 +1,6 @@
 // app_public.audit_events: admins (and operators acting in a tenant) read
 // their tenant's log; no request role writes, rewrites or deletes it.
-import type { Actor, PolicyCase } from "../helpers/policy.ts";
+import type { PolicyCase } from "../helpers/policy.ts";
 import { REQUEST_ACTORS } from "./shared.ts";
 
 export const cases: PolicyCase[] = [

@@ -1,7 +1,7 @@
 // app_public.comments: everyone in a tenant reads its comments; a user
 // comments as itself and edits and deletes its own; an admin also deletes
 // anyone's; anonymous has no access; operators (acting in a tenant) only read.
-import type { Actor, PolicyCase } from "../helpers/policy.ts";
+import type { PolicyCase } from "../helpers/policy.ts";
 import { operatorReads, withoutPrivilege } from "./shared.ts";
 
 export const cases: PolicyCase[] = [

@@ -1,7 +1,7 @@
 // app_public.projects: members and admins of a tenant read, add and rename
 // its projects, only admins delete them; anonymous has no access;
 // operators (acting in a tenant) only read.
-import type { Actor, PolicyCase } from "../helpers/policy.ts";
+import type { PolicyCase } from "../helpers/policy.ts";
 import { operatorReads, withoutPrivilege } from "./shared.ts";
 
 export const cases: PolicyCase[] = [

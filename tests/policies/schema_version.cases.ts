@@ -1,6 +1,6 @@
 // app_public.schema_version (what an export carries): members, admins and
 // operators read it; anonymous may not.
-import type { Actor, PolicyCase } from "../helpers/policy.ts";
+import type { PolicyCase } from "../helpers/policy.ts";
 
 export const cases: PolicyCase[] = [
   { actor: "operator", does: "reads the schema version (for exports)", sql: "select app_public.schema_version() as v", expect: { rows: 1 } },

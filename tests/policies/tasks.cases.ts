@@ -1,7 +1,7 @@
 // app_public.tasks: members and admins of a tenant read, add, change and
 // delete its tasks; anonymous has no access; operators (acting in a
 // tenant) only read.
-import type { Actor, PolicyCase } from "../helpers/policy.ts";
+import type { PolicyCase } from "../helpers/policy.ts";
 import { operatorReads, withoutPrivilege } from "./shared.ts";
 
 export const cases: PolicyCase[] = [

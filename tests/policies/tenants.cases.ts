@@ -3,7 +3,7 @@
 // slugs and ids never change; rows come and go only through create_tenant
 // and delete_tenant. And the functions that read the caller's tenant
 // (current_tenant, current_tenant_id).
-import type { Actor, PolicyCase } from "../helpers/policy.ts";
+import type { PolicyCase } from "../helpers/policy.ts";
 import { withoutPrivilege } from "./shared.ts";
 
 export const cases: PolicyCase[] = [

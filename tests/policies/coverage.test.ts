@@ -46,13 +46,15 @@ async function readCatalog(client: pg.Client): Promise<CoverageCatalog> {
 }
 
 describe("the policy specs", () => {
-  it("each *.cases.ts is run by its spec: X.test.ts imports ./X.cases.ts and hands its cases to policyMatrix", () => {
+  it("each *.cases.ts is data that its spec runs: X.test.ts imports ./X.cases.ts and hands its cases to policyMatrix", () => {
     expect(CASE_MODULES.length).toBeGreaterThan(5);
     for (const file of CASE_MODULES) {
       const spec = file.replace(/\.cases\.ts$/, ".test.ts");
       const text = readFileSync(join(HERE, spec), "utf8");
       expect(text, spec).toContain(`import { cases } from "./${file}";`);
       expect(text, spec).toMatch(/policyMatrix\([^;]*\bcases\)/);
+      // A cases module is data: were it to declare tests, importing it here would run them twice.
+      expect(readFileSync(join(HERE, file), "utf8"), file).not.toMatch(/from "vitest"|policyMatrix\(/);
     }
   });
 

@@ -4,7 +4,8 @@
 // findings the breakage should cause (and nothing else), and rolls back.
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GLOBAL_TABLES, lintDatabase, RULES, type Finding } from "../db/lint.ts";
+import { APP_SCHEMAS, GLOBAL_TABLES, lintDatabase, RULES, type Finding } from "../db/lint.ts";
+import { ROLES } from "../common/roles.ts";
 import { withClient, withDatabase } from "../db/setup.ts";
 import { createTestDatabase, type TestDatabase } from "./helpers/database.ts";
 
@@ -327,5 +328,85 @@ describe("column-grant: no column-level privileges (Citus)", () => {
       grant select (id) on app_public.lint_columns to mts_member;`);
     expectFindings(found, ["column-grant", "app_public.lint_columns.id"]);
     expect(found[0].message).toContain("SELECT to mts_member");
+  });
+});
+
+// What the rules above do not check, read from the migrated catalog as the
+// owner: the roles' attributes and memberships, who owns the app schemas'
+// objects, the private schema's USAGE, the exact pinned search_path, and
+// that every object is documented.
+describe("the migrated catalog, beyond the rules", () => {
+  const REQUEST_ROLES = [ROLES.anonymous, ROLES.member, ROLES.admin, ROLES.operator];
+  const rows = async (sql: string, params: unknown[] = []) => (await withClient(db.ownerUrl, (c) => c.query(sql, params))).rows;
+
+  it("no role of ours is a superuser or bypasses RLS; only the owner and the authenticator log in", async () => {
+    const found = await rows(
+      "select rolname, rolsuper, rolbypassrls, rolcanlogin, rolinherit, rolcreaterole, rolcreatedb from pg_roles where rolname = any($1) order by rolname",
+      [Object.values(ROLES)],
+    );
+    expect(found).toHaveLength(Object.keys(ROLES).length);
+    for (const r of found) {
+      expect(r, r.rolname).toMatchObject({ rolsuper: false, rolbypassrls: false, rolcreaterole: false, rolcreatedb: false });
+      expect(r.rolcanlogin, r.rolname).toBe(r.rolname === ROLES.owner || r.rolname === ROLES.authenticator);
+    }
+    expect(found.find((r) => r.rolname === ROLES.authenticator).rolinherit).toBe(false);
+  });
+
+  it("the authenticator can become each request role, and nothing else", async () => {
+    const granted = await rows(
+      `select r.rolname from pg_auth_members m join pg_roles r on r.oid = m.roleid
+        where m.member = (select oid from pg_roles where rolname = $1) order by 1`,
+      [ROLES.authenticator],
+    );
+    expect(granted.map((r) => r.rolname)).toEqual([...REQUEST_ROLES].sort());
+  });
+
+  it("every object in the app schemas is owned by the owner", async () => {
+    const others = await rows(
+      `select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = any($1) and c.relowner <> (select oid from pg_roles where rolname = $2)`,
+      [[...APP_SCHEMAS], ROLES.owner],
+    );
+    expect(others).toEqual([]);
+  });
+
+  it("no request role may use the private schema", async () => {
+    for (const role of REQUEST_ROLES) {
+      const [r] = await rows("select has_schema_privilege($1, 'app_private', 'usage') as usage", [role]);
+      expect(r.usage, role).toBe(false);
+    }
+  });
+
+  it("every SECURITY DEFINER function pins search_path to exactly pg_catalog, public, pg_temp (the rule only asks for one)", async () => {
+    const definers = await rows(
+      `select p.oid::regprocedure::text as name, p.proconfig from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+        where n.nspname = any($1) and p.prosecdef`,
+      [[...APP_SCHEMAS]],
+    );
+    expect(definers.length).toBeGreaterThan(5);
+    for (const d of definers) {
+      expect(d.proconfig ?? [], d.name).toContainEqual(expect.stringMatching(/^search_path=pg_catalog, public, pg_temp$/));
+    }
+  });
+
+  it("every table, column, function and type in the app schemas has a comment", async () => {
+    const missing = await rows(
+      `select 'table ' || n.nspname || '.' || c.relname as what from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = any($1) and c.relkind in ('r', 'p', 'v', 'c') and obj_description(c.oid, 'pg_class') is null
+          and not (c.relkind = 'c' and exists (select 1 from pg_type t where t.typrelid = c.oid and obj_description(t.oid, 'pg_type') is not null))
+       union all
+       select 'column ' || n.nspname || '.' || c.relname || '.' || a.attname from pg_attribute a
+         join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = any($1) and c.relkind in ('r', 'p', 'v', 'c') and a.attnum > 0 and not a.attisdropped
+          and col_description(c.oid, a.attnum) is null
+       union all
+       select 'function ' || p.oid::regprocedure::text from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+        where n.nspname = any($1) and obj_description(p.oid, 'pg_proc') is null
+       union all
+       select 'type ' || n.nspname || '.' || t.typname from pg_type t join pg_namespace n on n.oid = t.typnamespace
+        where n.nspname = any($1) and t.typtype = 'e' and obj_description(t.oid, 'pg_type') is null`,
+      [[...APP_SCHEMAS]],
+    );
+    expect(missing).toEqual([]);
   });
 });

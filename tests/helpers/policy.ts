@@ -8,6 +8,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REQUEST_ROLE_BY_CLAIM, ROLES } from "../../common/roles.ts";
+import type { Fixtures } from "./fixtures.ts";
 import type { World } from "./world.ts";
 
 export type Actor =
@@ -39,6 +40,8 @@ export interface PolicyContext {
   world: World;
   /** Sessions for the people: their actors then carry jwt.claims.session_id, as the API's do. */
   sessions?: Sessions;
+  /** The lifecycle fixtures (invitations, sessions, tokens), when the test file has made them. */
+  fixtures?: Fixtures;
 }
 
 export type Outcome =
@@ -60,9 +63,29 @@ export interface PolicyCase {
   /** What the actor does, in words: "reads users", "renames tenant B". */
   does: string;
   sql: string;
-  params?: (world: World) => unknown[];
+  /** The statement's parameters; `fx` is the file's lifecycle fixtures (undefined when it made none). */
+  params?: (world: World, fx: Fixtures) => unknown[];
   expect: Outcome;
 }
+
+/**
+ * The database role each actor runs as (undefined: the authenticator itself).
+ * Static, so that the coverage test can read a case's role without a
+ * database; actorSettings checks it against the world's people.
+ */
+export const ACTOR_ROLE: Readonly<Record<Actor, string | undefined>> = {
+  anonymous: ROLES.anonymous,
+  "member of A": ROLES.member,
+  "admin of A": ROLES.admin,
+  "member of B": ROLES.member,
+  "admin of B": ROLES.admin,
+  "member with no claims": ROLES.member,
+  "member with a malformed tenant claim": ROLES.member,
+  "demoted admin of A (token still says admin)": ROLES.admin,
+  operator: ROLES.operator,
+  "operator acting in A": ROLES.operator,
+  "authenticator itself": undefined,
+};
 
 function actorSettings(
   actor: Actor,
@@ -102,7 +125,9 @@ function actorSettings(
       return { role: undefined, claims: {} };
     default: {
       const key = person[actor];
-      return { role: REQUEST_ROLE_BY_CLAIM[world[key].role], claims: claimsOf(key) };
+      const role = REQUEST_ROLE_BY_CLAIM[world[key].role];
+      expect(role, `${actor}'s request role`).toBe(ACTOR_ROLE[actor]);
+      return { role, claims: claimsOf(key) };
     }
   }
 }
@@ -135,7 +160,7 @@ export function policyMatrix(title: string, context: () => PolicyContext, cases:
 
     for (const c of cases) {
       it(`${c.actor} ${c.does}: ${describeOutcome(c.expect)}`, async () => {
-        const { world, sessions } = context();
+        const { world, sessions, fixtures } = context();
         const settings = actorSettings(c.actor, world, sessions);
         await client.query("begin");
         try {
@@ -153,7 +178,7 @@ export function policyMatrix(title: string, context: () => PolicyContext, cases:
           let result: pg.QueryResult | undefined;
           let error: (Error & { code?: string }) | undefined;
           try {
-            result = await client.query(c.sql, c.params?.(world) ?? []);
+            result = await client.query(c.sql, c.params?.(world, fixtures as Fixtures) ?? []);
           } catch (e) {
             error = e as Error & { code?: string };
           }

@@ -53,7 +53,7 @@ function bucketsByField(build: Parameters<typeof taggedMutations>[0], buckets: B
 
 /** The limited mutations of a schema: field name → bucket, as the schema hook recorded them. */
 const limitedFieldsCache = new WeakMap<GraphQLSchema, ReadonlyMap<string, string>>();
-export function limitedFieldsOf(schema: GraphQLSchema): ReadonlyMap<string, string> {
+function limitedFieldsOf(schema: GraphQLSchema): ReadonlyMap<string, string> {
   let limited = limitedFieldsCache.get(schema);
   if (!limited) {
     const fields = Object.values(schema.getMutationType()?.getFields() ?? {});

@@ -21,8 +21,6 @@ declare global {
 export interface TaggedMutation<T> {
   /** The GraphQL mutation field built from the function. */
   fieldName: string;
-  /** The function, as SQL names it (for messages). */
-  sqlName: string;
   /** The tag's value, as `parse` read it. */
   value: T;
 }
@@ -56,7 +54,7 @@ export function taggedMutations<T>(build: Pick<GraphileBuild.Build, "input" | "i
       problems.push(`${sqlName}: @${tag} is only read on mutations, and this function is not VOLATILE`);
     } else {
       try {
-        found.push({ fieldName: build.inflection.customMutationField({ resource: resource as FunctionResource }), sqlName, value: parse(raw.trim()) });
+        found.push({ fieldName: build.inflection.customMutationField({ resource: resource as FunctionResource }), value: parse(raw.trim()) });
       } catch (error) {
         problems.push(`${sqlName}: ${(error as Error).message}`);
       }

@@ -102,7 +102,12 @@ export interface Config {
    * the connection's address, and the header is ignored.
    */
   trustProxy: boolean | number | string;
-  /** Calls per minute per client address of the mutations anyone may call. */
+  /**
+   * Rate-limit buckets: calls per minute per client address. A function's
+   * comment names its bucket (`@rateLimit login`, server/rate-limit.ts), and
+   * every mutation naming a bucket counts against the same window. A tag
+   * naming a bucket missing here stops the API at start-up.
+   */
   rateLimits: { login: number; operatorLogin: number; acceptInvitation: number; createTenant: number };
 }
 

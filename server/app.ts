@@ -171,8 +171,15 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
     sendError(res, 500, "INTERNAL", `An internal error occurred (reference ${id}).`);
   };
   app.use(lastResort);
-  // Warm the schema up now rather than on the first request.
-  await pgl.getSchema();
+  // Build the schema now rather than on the first request: a schema that
+  // cannot be built (a function's smart tag at fault) stops the start.
+  try {
+    await pgl.getSchema();
+  } catch (error) {
+    await pgl.release();
+    await pool.end();
+    throw error;
+  }
 
   return {
     server,

@@ -1,17 +1,23 @@
 // The security functions that must record a failure (a wrong password, a
 // reused refresh token) cannot raise: raising would roll the record back
-// with the request. They return null instead, and this plugin turns that
-// null into the error the client sees, after the function's transaction has
-// committed. (Graphile Starter does the same for its login.)
+// with the request. They return null instead, and say in their comment which
+// error that null stands for: `@nullError CODE message`. This plugin turns
+// the null result of every mutation built from such a function into that
+// error, after the function's transaction has committed. (Graphile Starter
+// does the same for its login.)
 import { sideEffect } from "postgraphile/grafast";
 import { wrapPlans } from "postgraphile/utils";
+import { taggedMutations } from "./function-tags.ts";
 
-/** Mutation field → the error its null result stands for (codes as README.md lists them). */
-export const NULL_RESULT_ERRORS: Readonly<Record<string, { code: string; message: string }>> = {
-  login: { code: "CREDS", message: "Incorrect tenant, email or password." },
-  operatorLogin: { code: "CREDS", message: "Incorrect email or password." },
-  refresh: { code: "BADRT", message: "The refresh token is not valid (unknown, used, revoked or expired); log in again." },
-};
+/** Application codes are five capital letters, like the SQLSTATEs raised on purpose, so that maskError passes them through. */
+const CODE = /^[A-Z]{5}$/;
+
+/** Reads `@nullError CODE message`; throws when it is not that. */
+function parseNullError(value: string): { code: string; message: string } {
+  const [, code, message] = value.match(/^(\S+)\s+(.+)$/) ?? [];
+  if (!code || !CODE.test(code) || !message) throw new Error(`@nullError must be a code of five capital letters and a message, got "${value}"`);
+  return { code, message };
+}
 
 /** An error whose code passes through maskError like a five-letter SQLSTATE. */
 class ApplicationError extends Error {
@@ -23,10 +29,10 @@ class ApplicationError extends Error {
 }
 
 export const NullResultErrorsPlugin = wrapPlans(
-  {
+  (build) => ({
     Mutation: Object.fromEntries(
-      Object.entries(NULL_RESULT_ERRORS).map(([field, { code, message }]) => [
-        field,
+      taggedMutations(build, "nullError", parseNullError).map(({ fieldName, value: { code, message } }) => [
+        fieldName,
         (plan) => {
           const $payload = plan();
           // Steps planned after a side effect depend on it: the payload's
@@ -38,6 +44,6 @@ export const NullResultErrorsPlugin = wrapPlans(
         },
       ]),
     ),
-  },
+  }),
   { name: "NullResultErrorsPlugin" },
 );

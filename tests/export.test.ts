@@ -15,7 +15,6 @@ import { withClient, withDatabase } from "../db/setup.ts";
 import { startApi, type TestApi } from "./helpers/api.ts";
 import { createTestDatabase, type TestDatabase } from "./helpers/database.ts";
 import { ROLES } from "../common/roles.ts";
-import { policyMatrix } from "./helpers/policy.ts";
 import { createWorld, type World } from "./helpers/world.ts";
 
 let db: TestDatabase;
@@ -199,25 +198,7 @@ describe("GET /export", () => {
   });
 });
 
-// Who may export is app_public.assert_may_export()'s answer, called as the
-// request's role with its claims: the same function GET /export calls first.
-policyMatrix("app_public.assert_may_export (who may export)", () => ({ authUrl: db.authUrl, world }), [
-  { actor: "admin of A", does: "may export", sql: "select app_public.assert_may_export()", expect: { rows: 1 } },
-  { actor: "admin of B", does: "may export", sql: "select app_public.assert_may_export()", expect: { rows: 1 } },
-  { actor: "operator acting in A", does: "may export (names the tenant)", sql: "select app_public.assert_may_export()", expect: { rows: 1 } },
-  { actor: "member of A", does: "may not export", sql: "select app_public.assert_may_export()", expect: { error: "42501" } },
-  { actor: "member of B", does: "may not export", sql: "select app_public.assert_may_export()", expect: { error: "42501" } },
-  {
-    actor: "demoted admin of A (token still says admin)",
-    does: "may not export (the users table decides, not the token)",
-    sql: "select app_public.assert_may_export()",
-    expect: { error: "42501" },
-  },
-  { actor: "operator", does: "may not export (names no tenant)", sql: "select app_public.assert_may_export()", expect: { error: "42501" } },
-  { actor: "member with no claims", does: "may not export", sql: "select app_public.assert_may_export()", expect: { error: "42501" } },
-  { actor: "anonymous", does: "may not even ask", sql: "select app_public.assert_may_export()", expect: { error: "permission denied" } },
-]);
-
+// Who may export, role by role: tests/policies/assert_may_export.test.ts.
 describe("GET /export asks app_public.assert_may_export, not the server's code", () => {
   const REFUSAL = /Only a tenant admin, or an operator naming the tenant, may export a tenant/;
 

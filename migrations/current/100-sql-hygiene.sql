@@ -23,8 +23,9 @@ revoke create on schema public from public;
 
 -- Null unless the text is a uuid in its canonical form. Never raises: Citus
 -- (and the planner) may evaluate a claim reader before the setting exists,
--- when current_setting gives '' or null. IMMUTABLE SQL, so it is inlined
--- into the readers and the policies that call them.
+-- when current_setting gives '' or null. IMMUTABLE SQL and not STRICT, so
+-- that it is inlined into the readers and the policies that call them (the
+-- plan of a policy is the same as with the expression written out).
 create or replace function app_public.uuid_or_null(value text) returns uuid
   language sql immutable parallel safe
 as $$

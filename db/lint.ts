@@ -1,8 +1,9 @@
 // Policy linter: reads the live catalog and reports every object that breaks
 // the security model in README.md ("Security model"): RLS forced everywhere,
-// grants covered by policies, Citus-ready tenant keys, policies without
-// subqueries or volatile calls, pinned search paths, no PUBLIC EXECUTE,
-// request roles that own nothing and bypass nothing.
+// grants covered by policies, every permissive policy usable by a request
+// role or else named owner_* and scoped to the owner, Citus-ready tenant
+// keys, policies without subqueries or volatile calls, pinned search paths,
+// no PUBLIC EXECUTE, request roles that own nothing and bypass nothing.
 //
 // Each rule is one catalog query; a row it returns is a finding. `npm run
 // lint:db` runs it against the configured database; tests/lint.test.ts runs
@@ -95,6 +96,53 @@ const CHECKS: Check[] = [
     finding: (r) => ({
       object: r.object,
       message: `Request role ${r.role} holds ${list(r.commands)} on ${r.object} but no permissive policy for ${r.commands.length > 1 ? "those commands" : "that command"} applies to it; add a policy for ${list(r.commands)} (to PUBLIC or to ${r.role}) or revoke the grant.`,
+    }),
+  },
+  {
+    // The converse: a permissive policy that no request role can use, because
+    // none it applies to (PUBLIC: all of them) holds the table privilege for
+    // its command. Only the owner's SECURITY DEFINER functions (and imports)
+    // exercise such a policy; written `to PUBLIC` it looks like a request
+    // path and invites being dropped as unused. Owner-only policies are
+    // exempt: they are named and scoped as what they are (owner-policy-name).
+    // pg_has_role(…, 'usage') is the membership row-level security applies.
+    rule: "unreachable-policy",
+    sql: `select ${POLICY_NAME} as object, n.nspname || '.' || c.relname as "table",
+                 case p.polcmd when '*' then 'ALL' when 'r' then 'SELECT' when 'a' then 'INSERT' when 'w' then 'UPDATE' else 'DELETE' end as command,
+                 array(select case when pr.oid = 0 then 'PUBLIC' else pg_get_userbyid(pr.oid)::text end
+                         from unnest(p.polroles) as pr(oid) order by 1) as roles
+            from pg_policy p join pg_class c on c.oid = p.polrelid join pg_namespace n on n.oid = c.relnamespace
+           where n.nspname = any($1) and p.polpermissive
+             and p.polroles is distinct from array[to_regrole($3)::oid]
+             and not exists (
+                   select 1 from unnest($2::name[]) as r(role) cross join ${COMMANDS}
+                    where p.polcmd in ('*', cmd.polcmd)
+                      and has_table_privilege(r.role, c.oid, cmd.name)
+                      and exists (select 1 from unnest(p.polroles) as pr(oid)
+                                   where pr.oid = 0 or pg_has_role(r.role, pr.oid, 'usage')))`,
+    params: [APP_SCHEMAS, REQUEST_ROLES, ROLES.owner],
+    finding: (r) => ({
+      object: r.object,
+      message: `Policy ${r.object} (${r.command} to ${list(r.roles)}) applies to no request role that holds ${r.command === "ALL" ? "any privilege" : r.command} on ${r.table}, so only the owner can use it; if the owner's functions need it, recreate it as owner_<what> to ${ROLES.owner}, otherwise drop it.`,
+    }),
+  },
+  {
+    // A policy to the owner alone is named owner_*, and a policy named
+    // owner_* is to the owner alone: a reader of the policy list (or of
+    // generated/ACCESS.md) tells the owner's deliberate paths by name.
+    rule: "owner-policy-name",
+    sql: `select ${POLICY_NAME} as object, p.polname like 'owner\\_%' as owner_named,
+                 array(select case when pr.oid = 0 then 'PUBLIC' else pg_get_userbyid(pr.oid)::text end
+                         from unnest(p.polroles) as pr(oid) order by 1) as roles
+            from pg_policy p join pg_class c on c.oid = p.polrelid join pg_namespace n on n.oid = c.relnamespace
+           where n.nspname = any($1)
+             and (p.polroles = array[to_regrole($2)::oid]) is distinct from (p.polname like 'owner\\_%')`,
+    params: [APP_SCHEMAS, ROLES.owner],
+    finding: (r) => ({
+      object: r.object,
+      message: r.owner_named
+        ? `Policy ${r.object} is named owner_* but applies to ${list(r.roles)}; scope it to ${ROLES.owner} alone, or rename it.`
+        : `Policy ${r.object} applies to ${ROLES.owner} alone; name it owner_<what>, so that it reads as the owner's deliberate path.`,
     }),
   },
   {

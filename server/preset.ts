@@ -8,6 +8,7 @@ import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
 import { PostGraphileConnectionFilterPreset } from "postgraphile-plugin-connection-filter";
 import { ANONYMOUS_SETTINGS, type PgSettings } from "./auth.ts";
 import type { Config } from "../common/config.ts";
+import { DomainsAsBaseTypesPlugin } from "./domain-types.ts";
 import { ErrorCodesPlugin, makeMaskError, StaleTokenStatusPlugin } from "./errors.ts";
 import { makeLimitsPlugin } from "./limits.ts";
 import { NullResultErrorsPlugin } from "./null-result-errors.ts";
@@ -46,6 +47,7 @@ export function makePreset(
       NullResultErrorsPlugin,
       StaleTokenStatusPlugin,
       ErrorCodesPlugin,
+      DomainsAsBaseTypesPlugin,
     ],
     pgServices: [
       makePgService({

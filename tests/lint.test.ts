@@ -52,6 +52,9 @@ const table = (name: string, columns: string) => `
 const tenantTable = (name: string, columns = "") =>
   table(name, `tenant_id uuid not null, id uuid not null, ${columns} primary key (tenant_id, id)`);
 
+/** A grant to mts_member of the command a policy governs, so that the policy is reachable (unreachable-policy). */
+const grantToMember = (name: string, command: string) => `grant ${command} on app_public.${name} to mts_member;`;
+
 describe("the migrated schema", () => {
   it("has no findings (linted as the owner, like `npm run lint:db`)", async () => {
     const findings = await withClient(db.ownerUrl, lintDatabase);
@@ -68,6 +71,8 @@ describe("the migrated schema", () => {
       [
         "rls",
         "uncovered-grant",
+        "unreachable-policy",
+        "owner-policy-name",
         "tenant-key",
         "tenant-index",
         "foreign-key-index",
@@ -120,7 +125,7 @@ describe("uncovered-grant: a request role's grant is matched by a policy for tha
     const found = await findingsAfter(`
       ${table("lint_ungoverned", "id uuid primary key")}
       create policy lint_read on app_public.lint_ungoverned for select to mts_member using (true);
-      grant select on app_public.lint_ungoverned to mts_anonymous;`);
+      grant select on app_public.lint_ungoverned to mts_member, mts_anonymous;`);
     expectFindings(found, ["uncovered-grant", "app_public.lint_ungoverned"]);
     expect(found[0].message).toMatch(/^Request role mts_anonymous holds SELECT /);
   });
@@ -143,6 +148,74 @@ describe("uncovered-grant: a request role's grant is matched by a policy for tha
       create policy lint_read on app_public.lint_governed ${policy} using (true);
       grant select on app_public.lint_governed to ${grantee};`);
     expectFindings(found);
+  });
+});
+
+describe("unreachable-policy: every permissive policy applies to a request role that holds its command, or is the owner's", () => {
+  it("flags a policy for PUBLIC on a command no request role holds (the old users.insert_own_tenant)", async () => {
+    const found = await findingsAfter(`
+      ${tenantTable("lint_items")}
+      create policy lint_read on app_public.lint_items for select using (tenant_id = app_public.current_tenant_id());
+      create policy lint_insert on app_public.lint_items for insert with check (tenant_id = app_public.current_tenant_id());
+      grant select on app_public.lint_items to mts_member;`);
+    expectFindings(found, ["unreachable-policy", "lint_insert on app_public.lint_items"]);
+    expect(found[0].message).toContain("(INSERT to PUBLIC) applies to no request role that holds INSERT");
+    expect(found[0].message).toContain("owner_<what> to mts_owner");
+  });
+
+  it("flags a policy for a request role that lacks the privilege while another role holds it", async () => {
+    const found = await findingsAfter(`
+      ${tenantTable("lint_items")}
+      create policy lint_edit on app_public.lint_items for update to mts_anonymous using (true);
+      create policy lint_edit_member on app_public.lint_items for update to mts_member using (true);
+      grant update on app_public.lint_items to mts_member;`);
+    expectFindings(found, ["unreachable-policy", "lint_edit on app_public.lint_items"]);
+  });
+
+  it("flags a policy for ALL when no role it applies to holds any privilege, also in app_private", async () => {
+    const found = await findingsAfter(`
+      create table app_private.lint_secrets (tenant_id uuid not null, id uuid not null, primary key (tenant_id, id));
+      alter table app_private.lint_secrets enable row level security;
+      alter table app_private.lint_secrets force row level security;
+      create policy own_tenant on app_private.lint_secrets for all using (tenant_id = app_public.current_tenant_id());`);
+    expectFindings(found, ["unreachable-policy", "own_tenant on app_private.lint_secrets"]);
+    expect(found[0].message).toContain("(ALL to PUBLIC) applies to no request role that holds any privilege");
+  });
+
+  it("flags a policy for the owner and a request role without the privilege (not the owner's alone)", async () => {
+    const found = await findingsAfter(`
+      ${tenantTable("lint_items")}
+      create policy lint_mixed on app_public.lint_items for delete to mts_owner, mts_admin using (true);`);
+    expectFindings(found, ["unreachable-policy", "lint_mixed on app_public.lint_items"]);
+  });
+
+  it.each([
+    ["a policy to the owner alone, named owner_*", "create policy owner_insert on app_public.lint_items for insert to mts_owner with check (true)", ""],
+    ["a policy for a role whose member holds the privilege", "create policy lint_drop on app_public.lint_items for delete to mts_member using (true)", "grant delete on app_public.lint_items to mts_admin"],
+    ["a policy for ALL when a role holds one of its commands", "create policy lint_all on app_public.lint_items for all using (true)", "grant select on app_public.lint_items to mts_operator"],
+    ["a restrictive policy (it grants nothing by itself)", "create policy lint_narrow on app_public.lint_items as restrictive for insert with check (true)", ""],
+  ])("accepts %s", async (_, policy, grant) => {
+    const found = await findingsAfter(`${tenantTable("lint_items")} ${policy}; ${grant};`);
+    expectFindings(found);
+  });
+});
+
+describe("owner-policy-name: a policy to the owner alone is named owner_*, and only such a policy", () => {
+  it("flags a policy to the owner alone with another name", async () => {
+    const found = await findingsAfter(`
+      ${tenantTable("lint_items")}
+      create policy lint_import on app_public.lint_items for insert to mts_owner with check (true);`);
+    expectFindings(found, ["owner-policy-name", "lint_import on app_public.lint_items"]);
+    expect(found[0].message).toContain("name it owner_<what>");
+  });
+
+  it("flags a policy named owner_* that applies to PUBLIC (and then to every request role that holds the command)", async () => {
+    const found = await findingsAfter(`
+      ${tenantTable("lint_items")}
+      ${grantToMember("lint_items", "select")}
+      create policy owner_read on app_public.lint_items for select using (true);`);
+    expectFindings(found, ["owner-policy-name", "owner_read on app_public.lint_items"]);
+    expect(found[0].message).toContain("applies to PUBLIC; scope it to mts_owner alone");
   });
 });
 
@@ -224,11 +297,12 @@ describe("foreign-key-index: every foreign key is served by an index that leads 
 
 describe("policy-subquery: no policy expression contains a subquery", () => {
   it.each([
-    ["USING", "for select using (exists (select 1 from app_public.tenants t where t.id = tenant_id))"],
-    ["WITH CHECK", "for insert with check (tenant_id in (select id from app_public.tenants))"],
-  ])("flags a subquery in %s", async (clause, policy) => {
+    ["USING", "select", "for select using (exists (select 1 from app_public.tenants t where t.id = tenant_id))"],
+    ["WITH CHECK", "insert", "for insert with check (tenant_id in (select id from app_public.tenants))"],
+  ])("flags a subquery in %s", async (clause, command, policy) => {
     const found = await findingsAfter(`
       ${tenantTable("lint_items")}
+      ${grantToMember("lint_items", command)}
       create policy lint_sub on app_public.lint_items ${policy};`);
     expectFindings(found, ["policy-subquery", "lint_sub on app_public.lint_items"]);
     expect(found[0].message).toContain(`in its ${clause} expression`);
@@ -239,6 +313,7 @@ describe("policy-volatile: policies call only STABLE or IMMUTABLE functions", ()
   it("flags a call to a VOLATILE function (random())", async () => {
     const found = await findingsAfter(`
       ${tenantTable("lint_items")}
+      ${grantToMember("lint_items", "select")}
       create policy lint_dice on app_public.lint_items for select
         using (tenant_id = app_public.current_tenant_id() and random() < 0.5);`);
     expectFindings(found, ["policy-volatile", "lint_dice on app_public.lint_items"]);
@@ -248,6 +323,7 @@ describe("policy-volatile: policies call only STABLE or IMMUTABLE functions", ()
   it("flags an operator implemented by a VOLATILE function", async () => {
     const found = await findingsAfter(`
       ${tenantTable("lint_items")}
+      ${grantToMember("lint_items", "update")}
       create function app_public.lint_volatile_eq(a uuid, b uuid) returns boolean
         language sql volatile as 'select a = b';
       revoke execute on function app_public.lint_volatile_eq(uuid, uuid) from public;

@@ -108,7 +108,7 @@ const ownerStatement = (kind: string, name: string, owner: string) =>
 const banner = (title: string) => ["--", `-- ${title}`, "--"];
 
 /** Runs `fn` in a read-only snapshot with the settings that make deparsed SQL the same on every server. */
-async function withDeparseSettings<T>(client: pg.ClientBase, fn: () => Promise<T>): Promise<T> {
+export async function withDeparseSettings<T>(client: pg.ClientBase, fn: () => Promise<T>): Promise<T> {
   await client.query("begin transaction isolation level repeatable read read only");
   try {
     await client.query(`

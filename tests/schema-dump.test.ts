@@ -38,7 +38,9 @@ describe("the schema dump of the migrated database", () => {
                where s.nspname = any($1) and (t.typtype in ('e', 'd') or (t.typtype = 'c' and exists
                      (select 1 from pg_class c where c.oid = t.typrelid and c.relkind = 'c'))))::int as types,
              (select count(*) from pg_constraint k join pg_class c on c.oid = k.conrelid join pg_namespace s on s.oid = c.relnamespace
-               where s.nspname = any($1) and k.contype in ('p', 'u', 'f', 'c', 'x'))::int as constraints`);
+               where s.nspname = any($1) and k.contype in ('p', 'u', 'f', 'c', 'x'))::int
+             + (select count(*) from pg_constraint k join pg_type t on t.oid = k.contypid join pg_namespace s on s.oid = t.typnamespace
+               where s.nspname = any($1) and k.contype = 'c')::int as constraints`);
     // Guard against a vacuous pass: the migrated schema has all of these.
     for (const [kind, value] of Object.entries(n)) expect(value, kind).toBeGreaterThan(0);
     expect({
@@ -68,12 +70,13 @@ describe("the schema dump of the migrated database", () => {
 
   it("gives every function's body as it is now, not as its first migration wrote it", async () => {
     const functions = await catalog(`
-      select format('%I.%I(%s)', s.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) as signature, p.prosrc as body
-        from pg_proc p join pg_namespace s on s.oid = p.pronamespace where s.nspname = any($1)`);
+      select format('%I.%I(%s)', s.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) as signature, p.prosrc as body,
+             case p.prokind when 'p' then 'procedure' else 'function' end as kind
+        from pg_proc p join pg_namespace s on s.oid = p.pronamespace where s.nspname = any($1) and p.prosqlbody is null`);
     expect(functions.length).toBeGreaterThan(20);
     for (const f of functions) {
-      expect(dump, f.signature).toContain(`--\n-- ${f.signature} (function)\n--`);
-      expect(dump, f.signature).toContain(`$function$${f.body}$function$;\n`);
+      expect(dump, f.signature).toContain(`--\n-- ${f.signature} (${f.kind})\n--`);
+      expect(dump, f.signature).toContain(`$${f.kind}$${f.body}$${f.kind}$;\n`);
     }
     // login was replaced by 000006; the dump has the live body, which throttles.
     expect(dump).toMatch(/CREATE OR REPLACE FUNCTION app_public\.login\(tenant_slug text, email text, password text\)[^]*?login_throttle_check[^]*?\$function\$;/);
@@ -81,7 +84,8 @@ describe("the schema dump of the migrated database", () => {
 
   it("states for every function whether PUBLIC may execute it, and every role granted EXECUTE", async () => {
     const functions = await catalog(`
-      select format('%I.%I(%s)', s.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) as signature,
+      select format('%s %I.%I(%s)', case p.prokind when 'p' then 'PROCEDURE' else 'FUNCTION' end,
+                    s.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) as signature,
              array(select case when a.grantee = 0 then 'PUBLIC' else quote_ident(pg_get_userbyid(a.grantee)) end
                      from aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) as a
                     where a.grantee <> p.proowner order by 1) as grantees
@@ -90,12 +94,12 @@ describe("the schema dump of the migrated database", () => {
     expect(revokedFromPublic.length).toBeGreaterThan(20);
     for (const f of functions) {
       const publicState = f.grantees.includes("PUBLIC")
-        ? `GRANT EXECUTE ON FUNCTION ${f.signature} TO PUBLIC;`
-        : `REVOKE ALL ON FUNCTION ${f.signature} FROM PUBLIC;`;
+        ? `GRANT EXECUTE ON ${f.signature} TO PUBLIC;`
+        : `REVOKE ALL ON ${f.signature} FROM PUBLIC;`;
       expect(dump, f.signature).toContain(`\n${publicState}\n`);
-      for (const role of f.grantees) expect(dump).toContain(`\nGRANT EXECUTE ON FUNCTION ${f.signature} TO ${role};\n`);
+      for (const role of f.grantees) expect(dump).toContain(`\nGRANT EXECUTE ON ${f.signature} TO ${role};\n`);
     }
-    expect(count(dump, /^GRANT EXECUTE ON FUNCTION /gm)).toBe(functions.reduce((n, f) => n + f.grantees.length, 0));
+    expect(count(dump, /^GRANT EXECUTE ON (FUNCTION|PROCEDURE) /gm)).toBe(functions.reduce((n, f) => n + f.grantees.length, 0));
   });
 
   it("holds nothing of graphile_migrate, public or the extensions", () => {
@@ -110,7 +114,7 @@ describe("the schema dump of the migrated database", () => {
 });
 
 describe("the schema dump of a changed database", () => {
-  it("shows a new table with its columns, constraints, index, RLS, policy, trigger, grants and comments, and a new function", async () => {
+  it("shows a new table with its columns, constraints, index, RLS, policy, trigger, grants and comments, a new domain and a new function", async () => {
     const db = await createTestDatabase();
     await asOwner(db, (c) =>
       c.query(`
@@ -137,6 +141,8 @@ describe("the schema dump of a changed database", () => {
         create function app_private.gadget_count() returns bigint language sql stable
           as $$ select count(*) from app_private.gadgets $$;
         grant execute on function app_private.gadget_count() to mts_admin;
+        create domain app_private.short_text as text not null constraint short_text_length check (char_length(value) <= 10);
+        comment on domain app_private.short_text is 'Short text.';
         create table public.not_dumped (id int);
         create table graphile_migrate.not_dumped (id int);
       `),
@@ -181,6 +187,17 @@ describe("the schema dump of a changed database", () => {
         "AS $function$ select count(*) from app_private.gadgets $function$;",
         "REVOKE ALL ON FUNCTION app_private.gadget_count() FROM PUBLIC;",
         "GRANT EXECUTE ON FUNCTION app_private.gadget_count() TO mts_admin;",
+        "",
+      ].join("\n"),
+    );
+    expect(dump).toContain(
+      [
+        "-- app_private.short_text (domain)",
+        "--",
+        "",
+        "CREATE DOMAIN app_private.short_text AS text NOT NULL",
+        "    CONSTRAINT short_text_length CHECK ((char_length(VALUE) <= 10));",
+        "COMMENT ON DOMAIN app_private.short_text IS 'Short text.';",
         "",
       ].join("\n"),
     );

@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { generateAccess, generateSchema, generateTypes } from "../bin/generate.ts";
+import { generateAccess, generateSchema, generateSchemaSql, generateTypes } from "../bin/generate.ts";
 import { ROOT_DIR } from "../db/migrate.ts";
 import { createTestDatabase } from "./helpers/database.ts";
 
@@ -25,6 +25,7 @@ describe("generated/", () => {
     await generateTypes(db.ownerUrl, fresh);
     await generateSchema(db.authUrl, fresh);
     await generateAccess(db.ownerUrl, fresh);
+    await generateSchemaSql(db.ownerUrl, fresh);
   });
 
   it("has the same files as a fresh generation", () => {

@@ -1,7 +1,7 @@
 // The tenant export format, shared by its writer (GET /export, server/export.ts)
 // and its reader (npm run tenant:import, db/import.ts).
 //
-// Format (one JSON object per line; docs in README.md, "Tenant export"):
+// Format (one JSON object per line; docs in docs/operations.md, "Tenant export and import"):
 //   {"type":"header","format":"multi-tenant-saas/export","formatVersion":1,
 //    "schemaVersion":"000003","exportedAt":"…","tenant":{"id":"…","slug":"…"},
 //    "tables":["app_public.tenants","app_public.users",…]}

@@ -6,7 +6,7 @@
 import { sideEffect } from "postgraphile/grafast";
 import { wrapPlans } from "postgraphile/utils";
 
-/** Mutation field → the error its null result stands for (codes as README.md lists them). */
+/** Mutation field → the error its null result stands for (codes as docs/api.md, "Errors", lists them). */
 export const NULL_RESULT_ERRORS: Readonly<Record<string, { code: string; message: string }>> = {
   login: { code: "CREDS", message: "Incorrect tenant, email or password." },
   operatorLogin: { code: "CREDS", message: "Incorrect email or password." },

@@ -1,7 +1,7 @@
 // The tenant export format, shared by its writer (GET /export, server/export.ts)
 // and its reader (npm run tenant:import, db/import.ts).
 //
-// Format version 2 (one JSON object per line; docs in README.md, "Tenant export"):
+// Format version 2 (one JSON object per line; docs in docs/operations.md, "Tenant export and import"):
 //   {"type":"header","format":"multi-tenant-saas/export","formatVersion":2,
 //    "schemaVersion":"000009-…","exportedAt":"…","tenant":{"id":"…","slug":"…"},
 //    "tables":[{"name":"app_public.tenants","columns":[{"name":"id","type":"uuid"},…]},…]}

@@ -1,5 +1,5 @@
 // Policy linter: reads the live catalog and reports every object that breaks
-// the security model in README.md ("Security model"): RLS forced everywhere,
+// the security model in docs/security.md: RLS forced everywhere,
 // grants covered by policies, every permissive policy usable by a request
 // role or else named owner_* and scoped to the owner, Citus-ready tenant
 // keys, policies without subqueries or volatile calls, pinned search paths,

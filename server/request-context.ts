@@ -17,8 +17,8 @@
 // `commit` (GraphQL queries run with transaction_read_only = on, see
 // readOnlyFor) is answered at once and sent with the connection's next
 // write, at the latest on the next turn of the event loop. A list request
-// costs 2 round trips instead of 4, and under load 1 write (README,
-// Performance).
+// costs 2 round trips instead of 4, and under load 1 write
+// (docs/performance.md, "Where the API's time goes").
 import type { DocumentNode } from "graphql";
 import type pg from "pg";
 import type { Config } from "../common/config.ts";

@@ -17,7 +17,7 @@
 // code on every error. Over the run: RSS under 1 GB, RSS growth from the
 // victim-alone phase to the last attack ≤ 256 MB, heap after GC growth
 // ≤ 64 MB. Every figure is printed first (a Markdown table, and a line for
-// the README's threat table); the assertions come after, all at once.
+// the threat table in docs/security.md); the assertions come after, all at once.
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { beforeAll, describe, expect, it } from "vitest";

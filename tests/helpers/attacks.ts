@@ -942,7 +942,7 @@ export function phaseLine(r: PhaseResult): string {
   );
 }
 
-/** One line for the "proof" column of the README's threat table. */
+/** One line for the "proof" column of the threat table in docs/security.md. */
 export function threatTableLine(run: NoisyRun, options: Pick<NoisyOptions, "p99FloorMs" | "phaseMs">): string {
   const alone = run.results.find((r) => r.phase === "alone");
   const attacks = run.results.filter((r) => r.attack);

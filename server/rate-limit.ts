@@ -35,7 +35,12 @@ declare global {
 /** The name of the field extension that records a mutation's bucket in the built schema. */
 const EXTENSION = "rateLimit";
 
-/** Mutation field → bucket, from the functions' tags; throws for a bucket `buckets` lacks, warns of one no function names. */
+/**
+ * Mutation field → bucket, from the functions' tags. Throws for a bucket
+ * `buckets` lacks, and for a configured bucket no function names: a limit
+ * that counts nothing was lost (a comment dropped when a function was
+ * re-created, say), so the API does not start without it.
+ */
 function bucketsByField(build: Parameters<typeof taggedMutations>[0], buckets: Buckets): Map<string, string> {
   const configured = Object.keys(buckets);
   const tagged = taggedMutations(build, "rateLimit", (bucket) => {
@@ -45,8 +50,11 @@ function bucketsByField(build: Parameters<typeof taggedMutations>[0], buckets: B
     return bucket;
   });
   const used = new Set(tagged.map((t) => t.value));
-  for (const bucket of configured) {
-    if (!used.has(bucket)) console.warn(`[rate-limit] no function's comment says @rateLimit ${bucket}: nothing counts against that bucket (a migration not applied, or a comment lost when a function was re-created?)`);
+  const unused = configured.filter((bucket) => !used.has(bucket));
+  if (unused.length) {
+    throw new Error(
+      `no function's comment says @rateLimit ${unused.join(", ")}: nothing would count against ${unused.length > 1 ? "those buckets" : "that bucket"} (a comment lost when a function was re-created?)`,
+    );
   }
   return new Map(tagged.map((t) => [t.fieldName, t.value]));
 }

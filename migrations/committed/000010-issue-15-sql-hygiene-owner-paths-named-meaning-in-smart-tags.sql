@@ -1,3 +1,8 @@
+--! Previous: sha1:297d4640239fa448412a09e282f3c3d5be2543d1
+--! Hash: sha1:defb6db6c498720e7e8d65649080480b29b4a32f
+--! Message: Issue 15: SQL hygiene, owner paths named, meaning in smart tags, export authorization in SQL
+
+--! split: 100-sql-hygiene.sql
 /*
  * SQL hygiene (issue #15). Behaviour does not change; each repeated piece of
  * SQL now has one definition:
@@ -310,3 +315,172 @@ begin
   perform set_config('jwt.claims.tenant_id', v_previous, true);
 end;
 $$;
+
+--! split: 110-owner-policies.sql
+/*
+ * Owner-only policies named and scoped as what they are (issue #15). These
+ * policies were written `to PUBLIC` but no request role holds the privilege
+ * they govern: only the owner uses them, inside its SECURITY DEFINER
+ * functions (create_user, remove_user, login, refresh, ...), imports and the
+ * demo data. Dropping one as "unused" would break sign-up. Each is now
+ * `owner_<what>` `to` the owner, with the same expression; the linter's
+ * unreachable-policy rule finds any new one (db/lint.ts).
+ */
+
+-------------------------------------------------------------------------------
+-- app_public.users: inserted and deleted by the owner only
+-------------------------------------------------------------------------------
+
+-- Request roles lost INSERT and DELETE on users in 000006; invitations
+-- (accept_invitation), sign-up (create_tenant) and imports create users
+-- through the owner (create_user), and remove_user deletes them.
+drop policy if exists insert_own_tenant on app_public.users;
+drop policy if exists owner_insert on app_public.users;
+create policy owner_insert on app_public.users for insert to :DATABASE_OWNER
+  with check (tenant_id = app_public.current_tenant_id());
+
+drop policy if exists delete_own_tenant on app_public.users;
+drop policy if exists owner_delete on app_public.users;
+create policy owner_delete on app_public.users for delete to :DATABASE_OWNER
+  using (tenant_id = app_public.current_tenant_id());
+
+-------------------------------------------------------------------------------
+-- app_private: only the owner reaches these tables, tenant by tenant
+-------------------------------------------------------------------------------
+
+-- Password hashes: create_user, login, change_password.
+drop policy if exists own_tenant on app_private.user_secrets;
+drop policy if exists owner_all on app_private.user_secrets;
+create policy owner_all on app_private.user_secrets for all to :DATABASE_OWNER
+  using (tenant_id = app_public.current_tenant_id())
+  with check (tenant_id = app_public.current_tenant_id());
+
+-- Sessions: login, refresh, logout, change_password, the claims checks, pruning.
+drop policy if exists own_tenant on app_private.sessions;
+drop policy if exists owner_all on app_private.sessions;
+create policy owner_all on app_private.sessions for all to :DATABASE_OWNER
+  using (tenant_id = app_public.current_tenant_id())
+  with check (tenant_id = app_public.current_tenant_id());
+
+-- Refresh tokens: login, refresh, logout.
+drop policy if exists own_tenant on app_private.refresh_tokens;
+drop policy if exists owner_all on app_private.refresh_tokens;
+create policy owner_all on app_private.refresh_tokens for all to :DATABASE_OWNER
+  using (tenant_id = app_public.current_tenant_id())
+  with check (tenant_id = app_public.current_tenant_id());
+
+-- Invitation token hashes: invite_user, accept_invitation.
+drop policy if exists own_tenant on app_private.invitation_secrets;
+drop policy if exists owner_all on app_private.invitation_secrets;
+create policy owner_all on app_private.invitation_secrets for all to :DATABASE_OWNER
+  using (tenant_id = app_public.current_tenant_id())
+  with check (tenant_id = app_public.current_tenant_id());
+
+--! split: 200-function-smart-tags.sql
+--------------------------------------------------------------------------------
+-- Smart tags: what a function means to the API, written next to the function.
+--
+-- PostGraphile reads the lines at the top of a function's comment that start
+-- with @ as smart tags, and leaves them out of the GraphQL description. Two
+-- tags carry meaning that the API's generic plugins apply to every mutation
+-- built from a function with the tag, whatever its GraphQL name (@name):
+--
+--   @nullError CODE message
+--     The function returns null, rather than raising, for a failure it must
+--     record (a raise would roll the record back with the request). The API
+--     answers that null with this error: extensions.code CODE (five capital
+--     letters, like the SQLSTATEs raised on purpose) and this message.
+--     (server/null-result-errors.ts)
+--   @rateLimit bucket
+--     Calls are counted per client address in a one-minute window of this
+--     bucket, shared by every function tagged with it; a request may call the
+--     function once. Buckets and their limits are in common/config.ts
+--     (rateLimits); a bucket missing there stops the API at start-up.
+--     (server/rate-limit.ts)
+--
+-- Each statement restates the function's whole comment (documentation text
+-- as the committed migrations wrote it, after the tags), so it stands alone
+-- whichever migration last created the function.
+--------------------------------------------------------------------------------
+
+-- Logging in to a tenant: a failure is counted (login throttle), so it returns null.
+comment on function app_public.login(text, text, text) is
+  E'@nullError CREDS Incorrect tenant, email or password.\n'
+  '@rateLimit login\n'
+  'Logs in to a tenant and returns an access token and a refresh token. A wrong slug, email or password all give the same error, CREDS; after 5 failures within 15 minutes for the same tenant and email, LOCKD for 15 minutes.';
+
+-- Logging in as a platform operator: likewise.
+comment on function app_public.operator_login(text, text) is
+  E'@nullError CREDS Incorrect email or password.\n'
+  '@rateLimit operatorLogin\n'
+  'Logs a platform operator in and returns an access token (no refresh token). Errors: CREDS, LOCKD.';
+
+-- Refreshing: a reused token revokes its session, so a refusal returns null.
+comment on function app_public.refresh(text) is
+  E'@nullError BADRT The refresh token is not valid (unknown, used, revoked or expired); log in again.\n'
+  'Exchanges a refresh token for a new access token and refresh token. Each refresh token works once: a second use revokes the session. Error BADRT for an unknown, used, revoked or expired token.';
+
+-- Accepting an invitation costs a password hash.
+comment on function app_public.accept_invitation(text, text, text) is
+  E'@rateLimit acceptInvitation\n'
+  'Accepts an invitation: creates the user (with this name and password) in the invitation''s tenant and returns an access token and a refresh token. Errors: BADIN (unknown, used, revoked or expired), BADNM, WEAKP, LONGP, EMTKN.';
+
+-- Signing up creates a tenant: limited against sign-up spam.
+comment on function app_public.create_tenant(text, text, text, text) is
+  E'@rateLimit createTenant\n'
+  'Creates a tenant and its first admin (named after the email''s local part), and returns that admin''s access and refresh tokens. Errors: BADSL, BADNM, BADEM, WEAKP, LONGP, TAKEN.';
+
+--! split: 300-export-authorization.sql
+/*
+ * Tenant export (GET /export): who may export is decided here, in the
+ * database, by a function the server calls first in the export's
+ * transaction, once the request's settings are in place (server/export.ts).
+ * The export's compatibility is no longer the schema version: export files
+ * declare their tables' columns and types, and the import compares those with
+ * the target's catalog (common/tenant-export-format.ts, db/import.ts).
+ */
+
+drop function if exists app_public.assert_may_export() cascade;
+
+-------------------------------------------------------------------------------
+-- Export authorization
+-------------------------------------------------------------------------------
+
+-- Raises FORBIDDEN (42501) unless the caller may export the request's
+-- tenant: an admin of that tenant according to the database (users.role,
+-- not only the token), or a platform operator whose request names a tenant
+-- (X-Operator-Tenant; before the request, app_private.operator_access
+-- checked that the operator is enabled and the tenant exists, and audited
+-- the access). Refused: members, operators naming no tenant, any request
+-- without a tenant. Runs as the caller (no SECURITY DEFINER): the caller's
+-- own policies answer the lookup.
+create function app_public.assert_may_export() returns void
+  language plpgsql stable
+  set search_path to pg_catalog, public, pg_temp
+as $$
+begin
+  if app_public.current_tenant_id() is null then
+    raise exception 'Only a tenant admin, or an operator naming the tenant, may export a tenant.' using errcode = '42501';
+  end if;
+  if current_setting('jwt.claims.role', true) = 'operator' and app_public.current_operator_id() is not null then
+    return;
+  end if;
+  if not exists (
+    select 1 from app_public.users u
+     where u.tenant_id = app_public.current_tenant_id() and u.id = app_public.current_user_id() and u.role = 'admin'
+  ) then
+    raise exception 'Only a tenant admin, or an operator naming the tenant, may export a tenant.' using errcode = '42501';
+  end if;
+end;
+$$;
+comment on function app_public.assert_may_export() is E'@behavior -queryField\nRaises 42501 (FORBIDDEN) unless the caller may export the current tenant: an admin of it (checked in the users table), or an operator whose request names it. GET /export calls it first in its transaction.';
+revoke all on function app_public.assert_may_export() from public;
+grant execute on function app_public.assert_may_export() to :DATABASE_MEMBER, :DATABASE_OPERATOR;
+
+-------------------------------------------------------------------------------
+-- Schema version: information only
+-------------------------------------------------------------------------------
+
+-- Exports still carry it (which migration the source had), but imports no
+-- longer compare it: they compare the tables' columns and types.
+comment on function app_public.schema_version() is 'The latest applied migration; tenant exports carry it as information (imports compare the tables'' columns and types instead).';

@@ -1,5 +1,7 @@
-// Configuration: every environment variable the project reads is read and
-// validated here, and nowhere else. Other modules receive a Config object.
+// Configuration: every environment variable the server and the database
+// layer read is read and validated here, and nowhere else; other modules
+// receive a Config object. Only the CLIs in bin/ read their own inputs
+// (PRUNE_AFTER, OPERATOR_PASSWORD), and bin/ sets GRAPHILE_ENV for Grafast.
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";

@@ -16,6 +16,7 @@ import { makePaginationPlugin } from "./pagination.ts";
 import { makeRateLimitPlugin } from "./rate-limit.ts";
 import { makeRequestBudgetPlugin } from "./request-budget.ts";
 import { ResponseStatusPlugin } from "./response-status.ts";
+import { SingleShardPlugin } from "./single-shard.ts";
 import { readOnlyFor } from "./request-context.ts";
 import { makeTrustedDocumentsPreset } from "./trusted-documents.ts";
 
@@ -48,6 +49,7 @@ export function makePreset(
       StaleTokenStatusPlugin,
       ErrorCodesPlugin,
       DomainsAsBaseTypesPlugin,
+      SingleShardPlugin,
     ],
     pgServices: [
       makePgService({

@@ -47,7 +47,7 @@ export async function seedDemoData(ownerUrl: string) {
       await client.query("update app_public.users set name = $1 where email = $2", [admin.name, admin.email]);
       const memberIds: string[] = [];
       for (const user of others) {
-        const { rows: [created] } = await client.query("select (app_private.create_user($1, $2, $3, $4, $5)).id", [
+        const { rows: [created] } = await client.query("select app_private.create_user($1, $2, $3, $4, $5) as id", [
           tenantId,
           user.email,
           user.name,

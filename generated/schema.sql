@@ -479,6 +479,8 @@ AS $function$
 declare
   v_now timestamptz := now();
   v_window_cutoff timestamptz := v_now - interval '15 minutes';
+  v_locked_until timestamptz := v_now + interval '15 minutes';
+  v_quiet_cutoff timestamptz := v_now - interval '1 day';
 begin
   insert into app_private.login_throttle as t (scope, email, failures, window_started_at)
     values (scope, email::citext, 1, v_now)
@@ -486,11 +488,11 @@ begin
       failures = case when t.window_started_at < v_window_cutoff then 1 else t.failures + 1 end,
       window_started_at = case when t.window_started_at < v_window_cutoff then v_now else t.window_started_at end;
   update app_private.login_throttle t
-     set locked_until = v_now + interval '15 minutes', failures = 0, window_started_at = v_now
+     set locked_until = v_locked_until, failures = 0, window_started_at = v_now
    where t.scope = login_throttle_fail.scope and t.email = login_throttle_fail.email::citext and t.failures >= 5;
   -- Forget pairs that have been quiet for a day.
   delete from app_private.login_throttle t
-   where t.window_started_at < v_now - interval '1 day' and (t.locked_until is null or t.locked_until < v_now);
+   where t.window_started_at < v_quiet_cutoff and (t.locked_until is null or t.locked_until < v_now);
 end;
 $function$;
 REVOKE ALL ON FUNCTION app_private.login_throttle_fail(scope text, email text) FROM PUBLIC;

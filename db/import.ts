@@ -116,8 +116,9 @@ export async function importTenant(ownerUrl: string, file: string): Promise<{ sl
         if (clash.length) {
           throw new ImportError(`a tenant with id ${line.tenant.id} or slug "${line.tenant.slug}" already exists here`);
         }
-        // Every policy now admits exactly this tenant's rows.
-        await client.query("select set_config('jwt.claims.tenant_id', $1, true)", [line.tenant.id]);
+        // Every policy now admits exactly this tenant's rows. Through the SQL
+        // helper (SET LOCAL), which Citus forwards to its workers; set_config is not.
+        await client.query("select app_private.switch_tenant_context($1)", [line.tenant.id]);
         header = line;
         continue;
       }

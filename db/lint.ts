@@ -330,6 +330,106 @@ const CHECKS: Check[] = [
       message: `Column ${r.object} has column-level privileges (${[...r.grants].sort().join(", ")}), which Citus rejects; revoke them, grant on the table, and protect the column with a trigger and @behavior tags instead.`,
     }),
   },
+  // The citus-* rules: what a real Citus cluster refused in this schema
+  // (docs/scaling.md), caught on plain PostgreSQL.
+  {
+    // Citus: "SET NULL or SET DEFAULT is not supported in ON DELETE operation
+    // when distribution key is included in the foreign key constraint" (and
+    // the same, with CASCADE, for ON UPDATE).
+    rule: "citus-fk-set-null",
+    sql: `select n.nspname || '.' || c.relname as object, k.conname,
+                 array_remove(array[
+                   case k.confdeltype when 'n' then 'ON DELETE SET NULL' when 'd' then 'ON DELETE SET DEFAULT' end,
+                   case k.confupdtype when 'n' then 'ON UPDATE SET NULL' when 'd' then 'ON UPDATE SET DEFAULT' when 'c' then 'ON UPDATE CASCADE' end
+                 ], null) as actions
+            from pg_constraint k join pg_class c on c.oid = k.conrelid join pg_namespace n on n.oid = c.relnamespace
+            join pg_attribute a on a.attrelid = k.conrelid and a.attname = 'tenant_id' and not a.attisdropped
+           where k.contype = 'f' and n.nspname = any($1) and a.attnum = any(k.conkey)
+             and (k.confdeltype in ('n', 'd') or k.confupdtype in ('n', 'd', 'c'))`,
+    params: [APP_SCHEMAS],
+    finding: (r) => ({
+      object: r.object,
+      message: `The foreign key ${r.conname} of ${r.object} includes tenant_id and has ${list(r.actions)}, which Citus refuses when the distribution column is in the key; declare it without the action and do the action in a BEFORE trigger on the referenced table (as app_private.tg_users_unlink does).`,
+    }),
+  },
+  {
+    // A heuristic over the function's source text (prosrc), not its parse
+    // tree: the text after "do update set" up to the next ";" is searched for
+    // calls (a name followed by "(") resolved by name in pg_proc, and for the
+    // SQL value functions (current_timestamp, …). It misses an operator
+    // implemented by a STABLE function (timestamptz - interval): compute such
+    // values into variables first, as app_private.login_throttle_fail does.
+    rule: "citus-upsert-volatile",
+    sql: `select p.oid::regprocedure::text as object, array_agg(distinct f.name order by f.name) as functions
+            from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+            join pg_language l on l.oid = p.prolang and l.lanname in ('sql', 'plpgsql')
+           cross join lateral regexp_matches(lower(p.prosrc), 'on\\s+conflict[^;]*?\\mdo\\s+update\\s+set\\M([^;]*)', 'g') as u(m)
+           cross join lateral (
+                 select c[1] as name from regexp_matches(u.m[1], '([a-z_][a-z0-9_$]*)\\s*\\(', 'g') as c
+                 union all
+                 select v[1] from regexp_matches(u.m[1], '\\m(current_timestamp|current_date|current_time|localtimestamp|localtime)\\M', 'g') as v
+               ) as f
+           where n.nspname = any($1)
+             and (f.name in ('current_timestamp', 'current_date', 'current_time', 'localtimestamp', 'localtime')
+                  or exists (select 1 from pg_proc q where q.proname = f.name and q.provolatile <> 'i'))
+           group by 1`,
+    params: [APP_SCHEMAS],
+    finding: (r) => ({
+      object: r.object,
+      message: `Function ${r.object} calls ${list(r.functions)} (not IMMUTABLE) in the DO UPDATE of an INSERT … ON CONFLICT, which Citus refuses at run time on distributed and reference tables; compute the value into a variable first (it reaches the statement as a parameter) or use excluded.<column>. (A text search of the function's source: a heuristic.)`,
+    }),
+  },
+  {
+    // set_config() is not forwarded to Citus workers, SET LOCAL is. A
+    // heuristic over the source text: the first argument of each
+    // set_config( call, flagged when it names a jwt.claims.* setting or role,
+    // or is not a literal (so could be either).
+    rule: "citus-set-config",
+    sql: `select p.oid::regprocedure::text as object, array_agg(distinct btrim(m[1]) order by btrim(m[1])) as settings
+            from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+            join pg_language l on l.oid = p.prolang and l.lanname in ('sql', 'plpgsql')
+           cross join lateral regexp_matches(lower(p.prosrc), 'set_config\\s*\\(\\s*([^,)]*)', 'g') as m
+           where n.nspname = any($1)
+             and (btrim(m[1]) ~ '^''(jwt\\.claims\\.[^'']*|role)''$' or btrim(m[1]) !~ '^''[^'']*''$')
+           group by 1`,
+    params: [APP_SCHEMAS],
+    finding: (r) => ({
+      object: r.object,
+      message: `Function ${r.object} calls set_config(${list(r.settings)}, …), which Citus does not forward to its workers (their policies then see no tenant); switch the tenant with app_private.switch_tenant_context and put it back with app_private.restore_tenant_context (SET LOCAL), or run "set local" through EXECUTE. (A text search of the function's source: a heuristic.)`,
+    }),
+  },
+  {
+    // On Citus a trigger fires on the shard: TG_TABLE_NAME is tasks_102142.
+    // A heuristic over trigger functions' source: TG_TABLE_NAME, TG_RELNAME,
+    // or TG_RELID turned into a name (::regclass, ::text, ::name).
+    // TG_TABLE_SCHEMA alone and TG_RELID used as an oid (tg_protect_columns
+    // reads the owner with it; a shard has its table's owner) pass.
+    rule: "citus-trigger-table-name",
+    sql: `select p.oid::regprocedure::text as object,
+                 array(select distinct x[1] from regexp_matches(lower(p.prosrc), '\\m(tg_table_name|tg_relname|tg_relid\\s*::\\s*(?:regclass|text|name))', 'g') as x order by 1) as uses
+            from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+           where n.nspname = any($1) and p.prorettype = 'trigger'::regtype
+             and lower(p.prosrc) ~ '\\m(tg_table_name|tg_relname|tg_relid\\s*::\\s*(regclass|text|name))'`,
+    params: [APP_SCHEMAS],
+    finding: (r) => ({
+      object: r.object,
+      message: `Trigger function ${r.object} uses ${list(r.uses)}, which on Citus names the shard the trigger fires on (app_public.tasks_102142), not the table; pass the table's name as a trigger argument instead, as app_private.tg_audit takes it.`,
+    }),
+  },
+  {
+    // And the name app_private.tg_audit records is its own table's.
+    rule: "citus-trigger-table-name",
+    sql: `select t.tgname || ' on ' || n.nspname || '.' || c.relname as object, n.nspname || '.' || c.relname as "table",
+                 (string_to_array(encode(t.tgargs, 'escape'), '\\000'))[2] as named
+            from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace
+           where n.nspname = any($1) and not t.tgisinternal and t.tgfoid = to_regprocedure('app_private.tg_audit()')
+             and (t.tgnargs < 2 or (string_to_array(encode(t.tgargs, 'escape'), '\\000'))[2] is distinct from n.nspname || '.' || c.relname)`,
+    params: [APP_SCHEMAS],
+    finding: (r) => ({
+      object: r.object,
+      message: `Trigger ${r.object} calls app_private.tg_audit ${r.named ? `with the table name '${r.named}'` : "without a table name"}; its second argument must be '${r.table}', the name its events record.`,
+    }),
+  },
 ];
 
 /** Every rule's name, in the order findings are reported. */

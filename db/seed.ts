@@ -47,12 +47,12 @@ export async function seedDemoData(ownerUrl: string) {
       await client.query("update app_public.users set name = $1 where email = $2", [admin.name, admin.email]);
       const memberIds: string[] = [];
       for (const user of others) {
-        const { rows: [created] } = await client.query("select (app_private.create_user($1, $2, $3, $4, $5)).id", [
+        // Read back by email: create_user returns the row in the committed
+        // migrations (what npm start applies) and the id in migrations/current/.
+        await client.query("select app_private.create_user($1, $2, $3, $4, $5)", [tenantId, user.email, user.name, user.role, DEMO_PASSWORD]);
+        const { rows: [created] } = await client.query("select id from app_public.users where tenant_id = $1 and email = $2::citext", [
           tenantId,
           user.email,
-          user.name,
-          user.role,
-          DEMO_PASSWORD,
         ]);
         memberIds.push(created.id);
       }

@@ -224,8 +224,7 @@ begin
   if session_id is null then
     return;
   end if;
-  v_previous := coalesce(current_setting('jwt.claims.tenant_id', true), '');
-  perform set_config('jwt.claims.tenant_id', coalesce(assert_claims_current.tenant_id::text, ''), true);
+  v_previous := app_private.switch_tenant_context(assert_claims_current.tenant_id);
   if not exists (
     select 1 from app_private.sessions s
       join app_public.users u on u.tenant_id = s.tenant_id and u.id = s.user_id
@@ -238,7 +237,7 @@ begin
   ) then
     raise exception 'The token no longer matches its account or session.' using errcode = '28000';
   end if;
-  perform set_config('jwt.claims.tenant_id', v_previous, true);
+  perform app_private.restore_tenant_context(v_previous);
 end;
 $function$;
 REVOKE ALL ON FUNCTION app_private.assert_claims_current(user_id uuid, tenant_id uuid, role text, session_id uuid) FROM PUBLIC;
@@ -311,7 +310,7 @@ begin
     values (audit.tenant_id, coalesce(audit.actor_user_id, app_public.current_user_id()),
             coalesce(audit.actor_operator_id, app_public.current_operator_id()),
             action, table_name, row_key, changed_columns, coalesce(details, '{}'));
-  perform set_config('jwt.claims.tenant_id', v_previous, true);
+  perform app_private.restore_tenant_context(v_previous);
 end;
 $function$;
 REVOKE ALL ON FUNCTION app_private.audit(tenant_id uuid, action text, table_name text, row_key text, changed_columns text[], details jsonb, actor_user_id uuid, actor_operator_id uuid) FROM PUBLIC;
@@ -342,7 +341,7 @@ begin
       and s.expires_at > now()
       and u.role::text = claims_are_current.role
   ) into v_current;
-  perform set_config('jwt.claims.tenant_id', v_previous, true);
+  perform app_private.restore_tenant_context(v_previous);
   return v_current;
 end;
 $function$;
@@ -377,12 +376,12 @@ COMMENT ON FUNCTION app_private.create_operator(email text, name text, password 
 --
 
 CREATE OR REPLACE FUNCTION app_private.create_user(tenant_id uuid, email text, name text, role app_public.user_role, password text)
- RETURNS app_public.users
+ RETURNS uuid
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
 declare
-  v_user app_public.users;
+  v_user_id uuid;
   v_previous text;
   v_constraint text;
 begin
@@ -391,7 +390,7 @@ begin
   begin
     insert into app_public.users (tenant_id, email, name, role)
       values (tenant_id, btrim(email), btrim(name), role)
-      returning * into v_user;
+      returning id into v_user_id;
   exception
     when check_violation then
       get stacked diagnostics v_constraint = constraint_name;
@@ -401,13 +400,13 @@ begin
       raise exception 'A user with this email already exists in this tenant.' using errcode = 'EMTKN';
   end;
   insert into app_private.user_secrets (tenant_id, user_id, password_hash)
-    values (tenant_id, v_user.id, crypt(password, gen_salt('bf', 10)));
-  perform set_config('jwt.claims.tenant_id', v_previous, true);
-  return v_user;
+    values (tenant_id, v_user_id, crypt(password, gen_salt('bf', 10)));
+  perform app_private.restore_tenant_context(v_previous);
+  return v_user_id;
 end;
 $function$;
 REVOKE ALL ON FUNCTION app_private.create_user(tenant_id uuid, email text, name text, role app_public.user_role, password text) FROM PUBLIC;
-COMMENT ON FUNCTION app_private.create_user(tenant_id uuid, email text, name text, role app_public.user_role, password text) IS 'Creates a user with a bcrypt password hash in the given tenant. Used by onboarding and the demo data; not reachable from the API.';
+COMMENT ON FUNCTION app_private.create_user(tenant_id uuid, email text, name text, role app_public.user_role, password text) IS 'Creates a user with a bcrypt password hash in the given tenant and returns the user''s id. Used by onboarding and the demo data; not reachable from the API.';
 
 --
 -- app_private.current_session_id() (function)
@@ -477,18 +476,23 @@ CREATE OR REPLACE FUNCTION app_private.login_throttle_fail(scope text, email tex
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
+declare
+  v_now timestamptz := now();
+  v_window_cutoff timestamptz := v_now - interval '15 minutes';
+  v_locked_until timestamptz := v_now + interval '15 minutes';
+  v_quiet_cutoff timestamptz := v_now - interval '1 day';
 begin
-  insert into app_private.login_throttle as t (scope, email, failures)
-    values (scope, email::citext, 1)
+  insert into app_private.login_throttle as t (scope, email, failures, window_started_at)
+    values (scope, email::citext, 1, v_now)
     on conflict on constraint login_throttle_pkey do update set
-      failures = case when t.window_started_at < now() - interval '15 minutes' then 1 else t.failures + 1 end,
-      window_started_at = case when t.window_started_at < now() - interval '15 minutes' then now() else t.window_started_at end;
+      failures = case when t.window_started_at < v_window_cutoff then 1 else t.failures + 1 end,
+      window_started_at = case when t.window_started_at < v_window_cutoff then v_now else t.window_started_at end;
   update app_private.login_throttle t
-     set locked_until = now() + interval '15 minutes', failures = 0, window_started_at = now()
+     set locked_until = v_locked_until, failures = 0, window_started_at = v_now
    where t.scope = login_throttle_fail.scope and t.email = login_throttle_fail.email::citext and t.failures >= 5;
   -- Forget pairs that have been quiet for a day.
   delete from app_private.login_throttle t
-   where t.window_started_at < now() - interval '1 day' and (t.locked_until is null or t.locked_until < now());
+   where t.window_started_at < v_quiet_cutoff and (t.locked_until is null or t.locked_until < v_now);
 end;
 $function$;
 REVOKE ALL ON FUNCTION app_private.login_throttle_fail(scope text, email text) FROM PUBLIC;
@@ -574,7 +578,7 @@ declare
   v_total bigint := 0;
 begin
   for v_tenant in select t.id from app_public.tenants t loop
-    perform set_config('jwt.claims.tenant_id', v_tenant::text, true);
+    perform app_private.switch_tenant_context(v_tenant);
     delete from app_private.sessions s
      where s.tenant_id = v_tenant
        and least(s.revoked_at, s.expires_at) < now() - ended_before;  -- least() skips a null revoked_at
@@ -583,7 +587,7 @@ begin
   end loop;
   delete from app_private.login_throttle t
    where t.window_started_at < now() - ended_before and (t.locked_until is null or t.locked_until < now());
-  perform set_config('jwt.claims.tenant_id', v_previous, true);
+  perform app_private.restore_tenant_context(v_previous);
   return v_total;
 end;
 $function$;
@@ -617,6 +621,21 @@ REVOKE ALL ON FUNCTION app_private.raise_input_error(constraint_name text) FROM 
 COMMENT ON FUNCTION app_private.raise_input_error(constraint_name text) IS 'Turns a violated check constraint on user input into an error with a stable code (BADSL, BADNM, BADEM); returns for any other constraint.';
 
 --
+-- app_private.restore_tenant_context(previous text) (function)
+--
+
+CREATE OR REPLACE FUNCTION app_private.restore_tenant_context(previous text)
+ RETURNS void
+ LANGUAGE plpgsql
+AS $function$
+begin
+  execute format('set local jwt.claims.tenant_id = %L', coalesce(previous, ''));
+end;
+$function$;
+REVOKE ALL ON FUNCTION app_private.restore_tenant_context(previous text) FROM PUBLIC;
+COMMENT ON FUNCTION app_private.restore_tenant_context(previous text) IS 'Sets jwt.claims.tenant_id back (SET LOCAL, as switch_tenant_context does) to the value switch_tenant_context returned; '''' or null for none.';
+
+--
 -- app_private.switch_tenant_context(tenant_id uuid) (function)
 --
 
@@ -627,12 +646,12 @@ AS $function$
 declare
   v_previous text := coalesce(current_setting('jwt.claims.tenant_id', true), '');
 begin
-  perform set_config('jwt.claims.tenant_id', coalesce(tenant_id::text, ''), true);
+  execute format('set local jwt.claims.tenant_id = %L', coalesce(tenant_id::text, ''));
   return v_previous;
 end;
 $function$;
 REVOKE ALL ON FUNCTION app_private.switch_tenant_context(tenant_id uuid) FROM PUBLIC;
-COMMENT ON FUNCTION app_private.switch_tenant_context(tenant_id uuid) IS 'Sets jwt.claims.tenant_id for the transaction and returns the previous value, for the owner''s onboarding and login functions.';
+COMMENT ON FUNCTION app_private.switch_tenant_context(tenant_id uuid) IS 'Sets jwt.claims.tenant_id for the transaction with SET LOCAL (which Citus forwards to its workers; set_config does not) and returns the previous value, for the owner''s onboarding and login functions.';
 
 --
 -- app_private.tg_audit() (function)
@@ -650,8 +669,11 @@ declare
   v_row jsonb := coalesce(v_new, v_old);
   v_changed text[];
 begin
-  if pg_trigger_depth() > 1 or session_user = current_user then
+  if pg_trigger_depth() > 1 or session_user = current_user or app_public.current_tenant_id() is null then
     return coalesce(new, old);
+  end if;
+  if tg_nargs < 2 then
+    raise exception 'app_private.tg_audit needs two arguments: the tenant column and the table''s name.';
   end if;
   if tg_op = 'UPDATE' then
     select array_agg(n.key order by n.key) into v_changed
@@ -662,14 +684,12 @@ begin
   elsif tg_op = 'INSERT' then
     select array_agg(n.key order by n.key) into v_changed from jsonb_each(v_new) n where n.value <> 'null';
   end if;
-  perform app_private.audit(
-    (v_row ->> tg_argv[0])::uuid, lower(tg_op), tg_table_schema || '.' || tg_table_name, v_row ->> 'id', v_changed
-  );
+  perform app_private.audit((v_row ->> tg_argv[0])::uuid, lower(tg_op), tg_argv[1], v_row ->> 'id', v_changed);
   return coalesce(new, old);
 end;
 $function$;
 REVOKE ALL ON FUNCTION app_private.tg_audit() FROM PUBLIC;
-COMMENT ON FUNCTION app_private.tg_audit() IS 'Trigger: appends an audit event (insert, update or delete, with the changed columns) for each row a request role changes.';
+COMMENT ON FUNCTION app_private.tg_audit() IS 'Trigger (arguments: the tenant column, the table''s schema-qualified name): appends an audit event (insert, update or delete, with the changed columns) for each row a request role changes in a tenant''s context. Records the name it is given, never the relation it fires on (a shard, on Citus).';
 
 --
 -- app_private.tg_protect_columns() (function)
@@ -715,6 +735,30 @@ end;
 $function$;
 REVOKE ALL ON FUNCTION app_private.tg_set_updated_at() FROM PUBLIC;
 COMMENT ON FUNCTION app_private.tg_set_updated_at() IS 'Trigger: sets updated_at to now() on update.';
+
+--
+-- app_private.tg_users_unlink() (function)
+--
+
+CREATE OR REPLACE FUNCTION app_private.tg_users_unlink()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  update app_public.tasks t set assignee_id = null
+   where t.tenant_id = old.tenant_id and t.assignee_id = old.id;
+  update app_public.comments c set author_id = null
+   where c.tenant_id = old.tenant_id and c.author_id = old.id;
+  update app_public.invitations i set inviter_id = null
+   where i.tenant_id = old.tenant_id and i.inviter_id = old.id;
+  update app_public.invitations i set accepted_user_id = null
+   where i.tenant_id = old.tenant_id and i.accepted_user_id = old.id;
+  return old;
+end;
+$function$;
+REVOKE ALL ON FUNCTION app_private.tg_users_unlink() FROM PUBLIC;
+COMMENT ON FUNCTION app_private.tg_users_unlink() IS 'Trigger: before a user is deleted, unassigns their tasks and clears them as author of comments and as inviter or acceptor of invitations (what on delete set null did, which Citus refuses on keys that include tenant_id).';
 
 --
 -- app_private.token_hash(token text) (function)
@@ -897,7 +941,7 @@ CREATE TABLE app_public.comments (
     author_id uuid DEFAULT app_public.current_user_id(),
     body text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT comments_author_fkey FOREIGN KEY (tenant_id, author_id) REFERENCES app_public.users(tenant_id, id) ON DELETE SET NULL (author_id),
+    CONSTRAINT comments_author_fkey FOREIGN KEY (tenant_id, author_id) REFERENCES app_public.users(tenant_id, id),
     CONSTRAINT comments_body_length CHECK (((char_length(btrim(body)) >= 1) AND (char_length(btrim(body)) <= 10000))),
     CONSTRAINT comments_pkey PRIMARY KEY (tenant_id, id),
     CONSTRAINT comments_task_fkey FOREIGN KEY (tenant_id, task_id) REFERENCES app_public.tasks(tenant_id, id) ON DELETE CASCADE,
@@ -911,10 +955,11 @@ CREATE POLICY delete_as_admin ON app_public.comments AS PERMISSIVE FOR DELETE TO
 CREATE POLICY delete_own ON app_public.comments AS PERMISSIVE FOR DELETE TO PUBLIC USING (((tenant_id = app_public.current_tenant_id()) AND (author_id = app_public.current_user_id())));
 CREATE POLICY insert_as_self ON app_public.comments AS PERMISSIVE FOR INSERT TO PUBLIC WITH CHECK (((tenant_id = app_public.current_tenant_id()) AND (author_id = app_public.current_user_id())));
 CREATE POLICY owner_import ON app_public.comments AS PERMISSIVE FOR INSERT TO mts_owner WITH CHECK ((tenant_id = app_public.current_tenant_id()));
+CREATE POLICY owner_unlink ON app_public.comments AS PERMISSIVE FOR UPDATE TO mts_owner USING ((tenant_id = app_public.current_tenant_id())) WITH CHECK ((tenant_id = app_public.current_tenant_id()));
 CREATE POLICY select_own_tenant ON app_public.comments AS PERMISSIVE FOR SELECT TO PUBLIC USING ((tenant_id = app_public.current_tenant_id()));
 CREATE POLICY update_own ON app_public.comments AS PERMISSIVE FOR UPDATE TO PUBLIC USING (((tenant_id = app_public.current_tenant_id()) AND (author_id = app_public.current_user_id()))) WITH CHECK (((tenant_id = app_public.current_tenant_id()) AND (author_id = app_public.current_user_id())));
 CREATE TRIGGER _100_protect_columns BEFORE UPDATE ON app_public.comments FOR EACH ROW EXECUTE FUNCTION app_private.tg_protect_columns('tenant_id', 'id', 'task_id', 'author_id', 'created_at');
-CREATE TRIGGER _900_audit BEFORE INSERT OR DELETE OR UPDATE ON app_public.comments FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit('tenant_id');
+CREATE TRIGGER _900_audit BEFORE INSERT OR DELETE OR UPDATE ON app_public.comments FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit('tenant_id', 'app_public.comments');
 GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE app_public.comments TO mts_member;
 GRANT SELECT ON TABLE app_public.comments TO mts_operator;
 COMMENT ON TABLE app_public.comments IS 'A comment on a task. Its author may edit or delete it; admins may delete any.';
@@ -951,8 +996,8 @@ CREATE TABLE app_public.invitations (
     accepted_at timestamp with time zone,
     accepted_user_id uuid,
     revoked_at timestamp with time zone,
-    CONSTRAINT invitations_accepted_user_fkey FOREIGN KEY (tenant_id, accepted_user_id) REFERENCES app_public.users(tenant_id, id) ON DELETE SET NULL (accepted_user_id),
-    CONSTRAINT invitations_inviter_fkey FOREIGN KEY (tenant_id, inviter_id) REFERENCES app_public.users(tenant_id, id) ON DELETE SET NULL (inviter_id),
+    CONSTRAINT invitations_accepted_user_fkey FOREIGN KEY (tenant_id, accepted_user_id) REFERENCES app_public.users(tenant_id, id),
+    CONSTRAINT invitations_inviter_fkey FOREIGN KEY (tenant_id, inviter_id) REFERENCES app_public.users(tenant_id, id),
     CONSTRAINT invitations_pkey PRIMARY KEY (tenant_id, id),
     CONSTRAINT invitations_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE
 );
@@ -1037,7 +1082,7 @@ CREATE POLICY insert_own_tenant ON app_public.projects AS PERMISSIVE FOR INSERT 
 CREATE POLICY select_own_tenant ON app_public.projects AS PERMISSIVE FOR SELECT TO PUBLIC USING ((tenant_id = app_public.current_tenant_id()));
 CREATE POLICY update_own_tenant ON app_public.projects AS PERMISSIVE FOR UPDATE TO PUBLIC USING ((tenant_id = app_public.current_tenant_id())) WITH CHECK ((tenant_id = app_public.current_tenant_id()));
 CREATE TRIGGER _100_protect_columns BEFORE UPDATE ON app_public.projects FOR EACH ROW EXECUTE FUNCTION app_private.tg_protect_columns('tenant_id', 'id', 'created_at');
-CREATE TRIGGER _900_audit BEFORE INSERT OR DELETE OR UPDATE ON app_public.projects FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit('tenant_id');
+CREATE TRIGGER _900_audit BEFORE INSERT OR DELETE OR UPDATE ON app_public.projects FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit('tenant_id', 'app_public.projects');
 GRANT DELETE ON TABLE app_public.projects TO mts_admin;
 GRANT SELECT, INSERT, UPDATE ON TABLE app_public.projects TO mts_member;
 GRANT SELECT ON TABLE app_public.projects TO mts_operator;
@@ -1066,7 +1111,7 @@ CREATE TABLE app_public.tasks (
     due_date date,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT tasks_assignee_fkey FOREIGN KEY (tenant_id, assignee_id) REFERENCES app_public.users(tenant_id, id) ON DELETE SET NULL (assignee_id),
+    CONSTRAINT tasks_assignee_fkey FOREIGN KEY (tenant_id, assignee_id) REFERENCES app_public.users(tenant_id, id),
     CONSTRAINT tasks_pkey PRIMARY KEY (tenant_id, id),
     CONSTRAINT tasks_project_fkey FOREIGN KEY (tenant_id, project_id) REFERENCES app_public.projects(tenant_id, id) ON DELETE CASCADE,
     CONSTRAINT tasks_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE,
@@ -1084,7 +1129,7 @@ CREATE POLICY select_own_tenant ON app_public.tasks AS PERMISSIVE FOR SELECT TO 
 CREATE POLICY update_own_tenant ON app_public.tasks AS PERMISSIVE FOR UPDATE TO PUBLIC USING ((tenant_id = app_public.current_tenant_id())) WITH CHECK ((tenant_id = app_public.current_tenant_id()));
 CREATE TRIGGER _100_protect_columns BEFORE UPDATE ON app_public.tasks FOR EACH ROW EXECUTE FUNCTION app_private.tg_protect_columns('tenant_id', 'id', 'created_at');
 CREATE TRIGGER _200_set_updated_at BEFORE UPDATE ON app_public.tasks FOR EACH ROW EXECUTE FUNCTION app_private.tg_set_updated_at();
-CREATE TRIGGER _900_audit BEFORE INSERT OR DELETE OR UPDATE ON app_public.tasks FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit('tenant_id');
+CREATE TRIGGER _900_audit BEFORE INSERT OR DELETE OR UPDATE ON app_public.tasks FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit('tenant_id', 'app_public.tasks');
 GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE app_public.tasks TO mts_member;
 GRANT SELECT ON TABLE app_public.tasks TO mts_operator;
 COMMENT ON TABLE app_public.tasks IS 'A task in a project, optionally assigned to a user of the same tenant.';
@@ -1135,7 +1180,7 @@ CREATE POLICY select_as_operator ON app_public.tenants AS PERMISSIVE FOR SELECT 
 CREATE POLICY select_own ON app_public.tenants AS PERMISSIVE FOR SELECT TO PUBLIC USING ((id = app_public.current_tenant_id()));
 CREATE POLICY update_own ON app_public.tenants AS PERMISSIVE FOR UPDATE TO PUBLIC USING ((id = app_public.current_tenant_id())) WITH CHECK ((id = app_public.current_tenant_id()));
 CREATE TRIGGER _100_protect_columns BEFORE UPDATE ON app_public.tenants FOR EACH ROW EXECUTE FUNCTION app_private.tg_protect_columns('id', 'slug', 'created_at');
-CREATE TRIGGER _900_audit BEFORE UPDATE ON app_public.tenants FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit('id');
+CREATE TRIGGER _900_audit BEFORE UPDATE ON app_public.tenants FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit('id', 'app_public.tenants');
 GRANT UPDATE ON TABLE app_public.tenants TO mts_admin;
 GRANT SELECT ON TABLE app_public.tenants TO mts_member;
 GRANT SELECT ON TABLE app_public.tenants TO mts_operator;
@@ -1173,7 +1218,8 @@ CREATE POLICY select_own_tenant ON app_public.users AS PERMISSIVE FOR SELECT TO 
 CREATE POLICY update_as_admin ON app_public.users AS PERMISSIVE FOR UPDATE TO mts_admin USING ((tenant_id = app_public.current_tenant_id())) WITH CHECK ((tenant_id = app_public.current_tenant_id()));
 CREATE POLICY update_self ON app_public.users AS PERMISSIVE FOR UPDATE TO PUBLIC USING (((tenant_id = app_public.current_tenant_id()) AND (id = app_public.current_user_id()))) WITH CHECK (((tenant_id = app_public.current_tenant_id()) AND (id = app_public.current_user_id())));
 CREATE TRIGGER _100_protect_columns BEFORE UPDATE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg_protect_columns('tenant_id', 'id', 'email', 'role', 'created_at');
-CREATE TRIGGER _900_audit BEFORE INSERT OR DELETE OR UPDATE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit('tenant_id');
+CREATE TRIGGER _800_unlink BEFORE DELETE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg_users_unlink();
+CREATE TRIGGER _900_audit BEFORE INSERT OR DELETE OR UPDATE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit('tenant_id', 'app_public.users');
 GRANT UPDATE ON TABLE app_public.users TO mts_admin;
 GRANT SELECT, UPDATE ON TABLE app_public.users TO mts_member;
 GRANT SELECT ON TABLE app_public.users TO mts_operator;
@@ -1205,6 +1251,7 @@ declare
   v_tenant_id uuid := app_private.token_tenant(token);
   v_previous text;
   v_invitation app_public.invitations;
+  v_user_id uuid;
   v_user app_public.users;
   v_tokens app_public.auth_tokens;
 begin
@@ -1219,13 +1266,14 @@ begin
   if v_invitation.id is null then
     raise exception 'This invitation is not valid: it is unknown, used, revoked or expired.' using errcode = 'BADIN';
   end if;
-  v_user := app_private.create_user(v_tenant_id, v_invitation.email, name, v_invitation.role, password);
+  v_user_id := app_private.create_user(v_tenant_id, v_invitation.email, name, v_invitation.role, password);
+  select u.* into v_user from app_public.users u where u.tenant_id = v_tenant_id and u.id = v_user_id;
   update app_public.invitations i set accepted_at = now(), accepted_user_id = v_user.id
    where i.tenant_id = v_tenant_id and i.id = v_invitation.id;
   v_tokens := app_private.issue_tokens(v_tenant_id, v_user.id);
   perform app_private.audit(v_tenant_id, 'invitation_accepted', 'app_public.invitations', v_invitation.id::text, null,
     jsonb_build_object('email', v_user.email, 'role', v_user.role, 'user_id', v_user.id), v_user.id);
-  perform set_config('jwt.claims.tenant_id', v_previous, true);
+  perform app_private.restore_tenant_context(v_previous);
   return v_tokens;
 end;
 $function$;
@@ -1314,7 +1362,7 @@ CREATE OR REPLACE FUNCTION app_public.create_tenant(name text, slug text, admin_
 AS $function$
 declare
   v_tenant app_public.tenants;
-  v_admin app_public.users;
+  v_admin_id uuid;
   v_previous text;
   v_constraint text;
   v_tokens app_public.auth_tokens;
@@ -1333,11 +1381,11 @@ begin
     when unique_violation then
       raise exception 'That slug is already taken.' using errcode = 'TAKEN';
   end;
-  v_admin := app_private.create_user(
+  v_admin_id := app_private.create_user(
     v_tenant.id, admin_email, split_part(btrim(admin_email), '@', 1), 'admin', admin_password
   );
-  v_tokens := app_private.issue_tokens(v_tenant.id, v_admin.id);
-  perform set_config('jwt.claims.tenant_id', v_previous, true);
+  v_tokens := app_private.issue_tokens(v_tenant.id, v_admin_id);
+  perform app_private.restore_tenant_context(v_previous);
   return v_tokens;
 end;
 $function$;
@@ -1612,14 +1660,14 @@ begin
       perform app_private.audit(v_tenant_id, 'login_failed', 'app_public.users', v_user.id::text, null,
         jsonb_build_object('email', v_email, 'reason', case when v_user.id is null then 'unknown_email' else 'wrong_password' end));
     end if;
-    perform set_config('jwt.claims.tenant_id', v_previous, true);
+    perform app_private.restore_tenant_context(v_previous);
     return null;
   end if;
   delete from app_private.login_throttle t where t.scope = v_slug and t.email = v_email::citext;
   v_tokens := app_private.issue_tokens(v_tenant_id, v_user.id);
   perform app_private.audit(v_tenant_id, 'login', 'app_public.users', v_user.id::text, null,
     jsonb_build_object('session_id', (v_tokens.access_token).session_id), v_user.id);
-  perform set_config('jwt.claims.tenant_id', v_previous, true);
+  perform app_private.restore_tenant_context(v_previous);
   return v_tokens;
 end;
 $function$;
@@ -1650,7 +1698,7 @@ begin
       from app_private.refresh_tokens t
      where t.tenant_id = v_tenant_id and t.token_hash = app_private.token_hash(refresh_token)
        and s.tenant_id = v_tenant_id and s.id = t.session_id and s.revoked_at is null;
-    perform set_config('jwt.claims.tenant_id', v_previous, true);
+    perform app_private.restore_tenant_context(v_previous);
   end if;
   return true;
 end;
@@ -1748,7 +1796,7 @@ begin
       app_private.new_refresh_token(v_tenant_id, v_session.id)
     )::app_public.auth_tokens;
   end if;
-  perform set_config('jwt.claims.tenant_id', v_previous, true);
+  perform app_private.restore_tenant_context(v_previous);
   return v_result;
 end;
 $function$;

@@ -291,7 +291,7 @@ describe("tokens checked against the database on every request", () => {
     const tenantId = (jwt.decode(ownerToken) as jwt.JwtPayload).tenant_id;
     const ids = await withClient(db.ownerUrl, async (c) => {
       const make = (email: string, role: string) =>
-        c.query("select (app_private.create_user($1, $2, 'X', $3, 'password123')).id", [tenantId, email, role]).then((r) => r.rows[0].id);
+        c.query("select app_private.create_user($1, $2, 'X', $3, 'password123') as id", [tenantId, email, role]).then((r) => r.rows[0].id);
       return { leaving: await make("leaving@vandelay.test", "member"), demoted: await make("demoted@vandelay.test", "admin") };
     });
     const leaving = await api.login("vandelay", "leaving@vandelay.test", "password123");

@@ -26,11 +26,13 @@ const APP_SCHEMAS = ["app_public", "app_private"];
 const API_CLAIMS = ["jwt.claims.tenant_id", "jwt.claims.user_id", "jwt.claims.role", "jwt.claims.session_id", "jwt.claims.operator_id"];
 
 /**
- * What switching the context looks like in a function's body: the helper,
- * set_config() (of any setting: a name built at run time counts too), or SET
- * [LOCAL] of a jwt.claims setting (also inside an EXECUTE string).
+ * What switching the context looks like in a function's body: the helpers
+ * (switch_tenant_context, restore_tenant_context), set_config() (of any
+ * setting: a name built at run time counts too), SET LOCAL of anything (the
+ * mechanism the helpers use, which Citus forwards to its workers; also in a
+ * format() string such as 'set local %s = %L'), or SET of a jwt.claims setting.
  */
-const SWITCHES = String.raw`switch_tenant_context\s*\(|set_config\s*\(|\mset\s+(local\s+)?"?jwt"?\."?claims`;
+const SWITCHES = String.raw`(switch|restore)_tenant_context\s*\(|set_config\s*\(|\mset\s+local\M|\mset\s+(session\s+)?"?jwt"?\."?claims`;
 
 const CONTEXT_SWITCHING_FUNCTIONS = `
   select p.oid::regprocedure::text as name
@@ -90,6 +92,21 @@ const CASES: Record<string, Case[]> = {
       sql: "select app_private.switch_tenant_context($1) as previous",
       params: (f) => [f.world.tenants.B.id],
       switchesTo: (f) => f.world.tenants.B.id,
+    },
+  ],
+  "app_private.restore_tenant_context(text)": [
+    {
+      actor: "owner",
+      context: inTenant("A"),
+      does: "puts A back after switching to B, given what the switch returned",
+      sql: "select app_private.restore_tenant_context(app_private.switch_tenant_context($1))",
+      params: (f) => [f.world.tenants.B.id],
+    },
+    {
+      actor: "owner",
+      does: "puts 'none' back after switching to A from no context",
+      sql: "select app_private.restore_tenant_context(app_private.switch_tenant_context($1))",
+      params: (f) => [f.world.tenants.A.id],
     },
   ],
   "app_private.create_user(uuid,text,text,app_public.user_role,text)": [
@@ -331,6 +348,8 @@ describe("the functions that switch the tenant context (from the catalog)", () =
     ["calls switch_tenant_context", "perform app_private.switch_tenant_context(gen_random_uuid());"],
     ["calls set_config of a claim", "perform set_config('jwt.claims.user_id', '', true);"],
     ["runs SET LOCAL of a claim through EXECUTE", `execute 'set local jwt.claims.tenant_id = ''''';`],
+    ["runs SET LOCAL through EXECUTE format(), the name an argument", `execute format('set local %s = %L', 'jwt.claims.tenant_id', '');`],
+    ["puts a context back with restore_tenant_context", "perform app_private.restore_tenant_context('');"],
   ])("include a new function that %s", async (_, statement) => {
     await owner.query("begin");
     try {
@@ -347,45 +366,77 @@ describe("the functions that switch the tenant context (from the catalog)", () =
   });
 });
 
+/**
+ * Runs a case as its caller, in a transaction rolled back afterwards (after
+ * `setup`, run first as that client's login role), and returns every claim
+ * setting just before the call and just after it.
+ */
+async function claimsAround(c: Case, setup?: string): Promise<{ before: Record<string, string>; after: Record<string, string> }> {
+  const client = c.actor === "owner" ? owner : auth;
+  await client.query("begin");
+  try {
+    if (setup) await client.query(setup);
+    const role = REQUEST_ROLE[c.actor];
+    if (role) await client.query(`set local role ${client.escapeIdentifier(role)}`);
+    const settings = { ...actorClaims(c.actor, fx), ...c.context?.(fx) };
+    for (const [name, value] of Object.entries(settings)) await client.query("select set_config($1, $2, true)", [name, value]);
+    // The caller is who the case says, and no superuser or BYPASSRLS role.
+    const { rows: [me] } = await client.query(
+      "select current_user as me, rolsuper, rolbypassrls from pg_roles where rolname = current_user",
+    );
+    const expected = role ?? (c.actor === "owner" ? ROLES.owner : ROLES.authenticator);
+    expect(me).toEqual({ me: expected, rolsuper: false, rolbypassrls: false });
+    for (const step of c.before ?? []) await client.query(step.sql, step.params?.(fx) ?? []);
+
+    const before = await claimsNow(client);
+    expect(before).toMatchObject(settings);
+    await client.query("savepoint call");
+    let result: pg.QueryResult | undefined;
+    let error: (Error & { code?: string }) | undefined;
+    try {
+      result = await client.query(c.sql, c.params?.(fx) ?? []);
+    } catch (e) {
+      error = e as Error & { code?: string };
+      await client.query("rollback to savepoint call");
+    }
+    if (c.raises) expect(error?.code, error?.message).toBe(c.raises);
+    else expect(error?.message).toBeUndefined();
+
+    if (c.switchesTo) {
+      expect((await claimsNow(client))["jwt.claims.tenant_id"]).toBe(c.switchesTo(fx));
+      expect(result!.rows[0].previous).toBe(before["jwt.claims.tenant_id"]);
+      await client.query("select set_config('jwt.claims.tenant_id', $1, true)", [result!.rows[0].previous]);
+    }
+    return { before, after: await claimsNow(client) };
+  } finally {
+    await client.query("rollback");
+  }
+}
+
 describe.each(Object.entries(CASES))("%s leaves the caller's claims as they were", (_, cases) => {
   it.each(cases.map((c) => [`${c.actor} ${c.does}${c.raises ? `: raises ${c.raises}` : ""}`, c] as const))("%s", async (_, c) => {
-    const client = c.actor === "owner" ? owner : auth;
-    await client.query("begin");
-    try {
-      const role = REQUEST_ROLE[c.actor];
-      if (role) await client.query(`set local role ${client.escapeIdentifier(role)}`);
-      const settings = { ...actorClaims(c.actor, fx), ...c.context?.(fx) };
-      for (const [name, value] of Object.entries(settings)) await client.query("select set_config($1, $2, true)", [name, value]);
-      // The caller is who the case says, and no superuser or BYPASSRLS role.
-      const { rows: [me] } = await client.query(
-        "select current_user as me, rolsuper, rolbypassrls from pg_roles where rolname = current_user",
-      );
-      const expected = role ?? (c.actor === "owner" ? ROLES.owner : ROLES.authenticator);
-      expect(me).toEqual({ me: expected, rolsuper: false, rolbypassrls: false });
-      for (const step of c.before ?? []) await client.query(step.sql, step.params?.(fx) ?? []);
+    const { before, after } = await claimsAround(c);
+    expect(after).toEqual(before);
+  });
+});
 
-      const before = await claimsNow(client);
-      expect(before).toMatchObject(settings);
-      await client.query("savepoint call");
-      let result: pg.QueryResult | undefined;
-      let error: (Error & { code?: string }) | undefined;
-      try {
-        result = await client.query(c.sql, c.params?.(fx) ?? []);
-      } catch (e) {
-        error = e as Error & { code?: string };
-        await client.query("rollback to savepoint call");
-      }
-      if (c.raises) expect(error?.code, error?.message).toBe(c.raises);
-      else expect(error?.message).toBeUndefined();
-
-      if (c.switchesTo) {
-        expect((await claimsNow(client))["jwt.claims.tenant_id"]).toBe(c.switchesTo(fx));
-        expect(result!.rows[0].previous).toBe(before["jwt.claims.tenant_id"]);
-        await client.query("select set_config('jwt.claims.tenant_id', $1, true)", [result!.rows[0].previous]);
-      }
-      expect(await claimsNow(client)).toEqual(before);
-    } finally {
-      await client.query("rollback");
-    }
+describe("a function that forgets to put the caller's context back", () => {
+  it.each([
+    ["switches with switch_tenant_context", "perform app_private.switch_tenant_context(tenant_id);"],
+    ["runs SET LOCAL through EXECUTE", "execute format('set local jwt.claims.tenant_id = %L', tenant_id);"],
+  ])("is caught by the comparison above when it %s and does not restore", async (_, statement) => {
+    const { before, after } = await claimsAround(
+      {
+        actor: "owner",
+        context: inTenant("A"),
+        does: "switches to B and returns",
+        sql: "select app_private.context_forgetful_probe($1)",
+        params: (f) => [f.world.tenants.B.id],
+      },
+      `create function app_private.context_forgetful_probe(tenant_id uuid) returns void language plpgsql as $$ begin ${statement} end $$`,
+    );
+    expect(before["jwt.claims.tenant_id"]).toBe(fx.world.tenants.A.id);
+    expect(after["jwt.claims.tenant_id"]).toBe(fx.world.tenants.B.id);
+    expect(after).not.toEqual(before);
   });
 });

@@ -175,16 +175,34 @@ describe("keys that keep rows inside their tenant", () => {
     });
   });
 
-  it("removing a user unassigns their tasks and keeps their comments without an author", async () => {
+  it("removing a user unassigns their tasks and keeps their comments and invitations without them (a trigger, not on delete set null: Citus)", async () => {
     await withClient(db.ownerUrl, async (owner) => {
       await owner.query("begin");
       try {
         await owner.query("select set_config('jwt.claims.tenant_id', $1, true)", [world.tenants.A.id]);
+        const { rows: [invitation] } = await owner.query(
+          `insert into app_public.invitations (email, role, inviter_id, accepted_at, accepted_user_id)
+           values ('joined@acme.test', 'member', $1, now(), $2) returning id`,
+          [world.adminA.id, world.memberA.id],
+        );
+        const count = async () =>
+          (await owner.query(
+            `select (select count(*) from app_public.tasks)::int as tasks, (select count(*) from app_public.comments)::int as comments,
+                    (select count(*) from app_public.invitations)::int as invitations`,
+          )).rows[0];
+        const before = await count();
+        expect(before.tasks).toBeGreaterThan(0);
         await owner.query("delete from app_public.users where id = $1", [world.memberA.id]);
         const { rows: [t] } = await owner.query("select assignee_id from app_public.tasks where id = $1", [world.work.A.assignedTaskId]);
         const { rows: [c] } = await owner.query("select author_id from app_public.comments where id = $1", [world.work.A.commentId]);
         expect(t.assignee_id).toBeNull();
         expect(c.author_id).toBeNull();
+        const inv = async () =>
+          (await owner.query("select inviter_id, accepted_user_id from app_public.invitations where id = $1", [invitation.id])).rows[0];
+        expect(await inv()).toEqual({ inviter_id: world.adminA.id, accepted_user_id: null });
+        await owner.query("delete from app_public.users where id = $1", [world.adminA.id]);
+        expect(await inv()).toEqual({ inviter_id: null, accepted_user_id: null });
+        expect(await count()).toEqual(before);
       } finally {
         await owner.query("rollback");
       }

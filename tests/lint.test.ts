@@ -83,6 +83,10 @@ describe("the migrated schema", () => {
         "request-role",
         "identity-column",
         "column-grant",
+        "citus-fk-set-null",
+        "citus-upsert-volatile",
+        "citus-set-config",
+        "citus-trigger-table-name",
       ].sort(),
     );
   });
@@ -404,6 +408,172 @@ describe("column-grant: no column-level privileges (Citus)", () => {
       grant select (id) on app_public.lint_columns to mts_member;`);
     expectFindings(found, ["column-grant", "app_public.lint_columns.id"]);
     expect(found[0].message).toContain("SELECT to mts_member");
+  });
+});
+
+describe("the citus-* rules and what a real cluster refused in this schema", () => {
+  it("flag the definitions that failed there, put back as they were before migrations/current/1xx-citus-*", async () => {
+    const found = await findingsAfter(`
+      alter table app_public.tasks drop constraint tasks_assignee_fkey;
+      alter table app_public.tasks add constraint tasks_assignee_fkey foreign key (tenant_id, assignee_id)
+        references app_public.users (tenant_id, id) on delete set null (assignee_id);
+      create or replace function app_private.restore_tenant_context(previous text) returns void language plpgsql as $$
+      begin
+        perform set_config('jwt.claims.tenant_id', coalesce(previous, ''), true);
+      end $$;
+      create or replace function app_private.login_throttle_fail(scope text, email text) returns void language plpgsql
+        set search_path to pg_catalog, public, pg_temp as $$
+      begin
+        insert into app_private.login_throttle as t (scope, email, failures)
+          values (scope, email::citext, 1)
+          on conflict on constraint login_throttle_pkey do update set
+            failures = case when t.window_started_at < now() - interval '15 minutes' then 1 else t.failures + 1 end,
+            window_started_at = case when t.window_started_at < now() - interval '15 minutes' then now() else t.window_started_at end;
+      end $$;
+      create or replace function app_private.tg_audit() returns trigger language plpgsql security definer
+        set search_path to pg_catalog, public, pg_temp as $$
+      begin
+        perform app_private.audit((to_jsonb(new) ->> tg_argv[0])::uuid, lower(tg_op), tg_table_schema || '.' || tg_table_name);
+        return new;
+      end $$;`);
+    expectFindings(
+      found,
+      ["citus-fk-set-null", "app_public.tasks"],
+      ["citus-set-config", "app_private.restore_tenant_context(text)"],
+      ["citus-upsert-volatile", "app_private.login_throttle_fail(text,text)"],
+      ["citus-trigger-table-name", "app_private.tg_audit()"],
+    );
+  });
+});
+
+describe("citus-fk-set-null: no SET NULL or SET DEFAULT in a foreign key that includes tenant_id (Citus)", () => {
+  const parentAndChild = `
+    ${tenantTable("lint_parents")}
+    ${tenantTable("lint_children", "parent_id uuid,")}
+    create index on app_public.lint_children (tenant_id, parent_id);`;
+
+  it.each([
+    ["on delete set null (parent_id)", "ON DELETE SET NULL"],
+    ["on delete set default (parent_id)", "ON DELETE SET DEFAULT"],
+    ["on update cascade", "ON UPDATE CASCADE"],
+  ])("flags a key with %s", async (action, named) => {
+    const found = await findingsAfter(`${parentAndChild}
+      alter table app_public.lint_children add constraint lint_children_parent_fkey
+        foreign key (tenant_id, parent_id) references app_public.lint_parents (tenant_id, id) ${action};`);
+    expectFindings(found, ["citus-fk-set-null", "app_public.lint_children"]);
+    expect(found[0].message).toContain(`lint_children_parent_fkey of app_public.lint_children includes tenant_id and has ${named}`);
+  });
+
+  it("accepts the same key with on delete cascade", async () => {
+    const found = await findingsAfter(`${parentAndChild}
+      alter table app_public.lint_children add constraint lint_children_parent_fkey
+        foreign key (tenant_id, parent_id) references app_public.lint_parents (tenant_id, id) on delete cascade;`);
+    expectFindings(found);
+  });
+});
+
+describe("citus-upsert-volatile: no non-IMMUTABLE call in ON CONFLICT … DO UPDATE in a function (Citus; a text heuristic)", () => {
+  /** A function that upserts the login throttle with this DO UPDATE clause. */
+  const upsert = (set: string, declare = "") => `
+    create function app_private.lint_upsert() returns void language plpgsql as $$
+    ${declare}
+    begin
+      insert into app_private.login_throttle as t (scope, email) values ('lint', 'lint@acme.test')
+        on conflict on constraint login_throttle_pkey do update set ${set};
+    end $$;
+    revoke all on function app_private.lint_upsert() from public;`;
+
+  it.each([
+    ["now()", "window_started_at = now()", "now"],
+    ["current_timestamp (no parentheses)", "window_started_at = current_timestamp", "current_timestamp"],
+    ["a STABLE function of ours", "failures = t.failures + 1, locked_until = app_public.lint_later()", "lint_later"],
+  ])("flags %s", async (_, set, named) => {
+    const found = await findingsAfter(`
+      create function app_public.lint_later() returns timestamptz language sql stable as 'select now()';
+      revoke all on function app_public.lint_later() from public;
+      ${upsert(set)}`);
+    expectFindings(found, ["citus-upsert-volatile", "app_private.lint_upsert()"]);
+    expect(found[0].message).toContain(`calls ${named} (not IMMUTABLE)`);
+  });
+
+  it("accepts a variable (a parameter), excluded.<column> and IMMUTABLE arithmetic", async () => {
+    const found = await findingsAfter(
+      upsert(
+        "window_started_at = v_now, failures = greatest(t.failures, excluded.failures) + abs(-1)",
+        "declare v_now timestamptz := now();",
+      ),
+    );
+    expectFindings(found);
+  });
+});
+
+describe("citus-set-config: no set_config() of a claim or of role in a function (Citus; a text heuristic)", () => {
+  const fn = (statement: string) => `
+    create function app_private.lint_context() returns void language plpgsql as $$ begin ${statement} end $$;
+    revoke all on function app_private.lint_context() from public;`;
+
+  it.each([
+    ["a jwt.claims setting", "perform set_config('jwt.claims.tenant_id', '', true);", "'jwt.claims.tenant_id'"],
+    ["role", "perform set_config('role', 'mts_member', true);", "'role'"],
+    ["a name built at run time", "perform set_config('jwt.claims.' || 'user_id', '', true);", "'jwt.claims.' || 'user_id'"],
+  ])("flags set_config of %s", async (_, statement, named) => {
+    const found = await findingsAfter(fn(statement));
+    expectFindings(found, ["citus-set-config", "app_private.lint_context()"]);
+    expect(found[0].message).toContain(`set_config(${named}, …)`);
+  });
+
+  it("accepts SET LOCAL through EXECUTE, the helpers, and set_config of an unrelated setting", async () => {
+    const found = await findingsAfter(
+      fn(`execute format('set local jwt.claims.tenant_id = %L', '');
+          perform app_private.restore_tenant_context(app_private.switch_tenant_context(null));
+          perform set_config('statement_timeout', '5s', true);`),
+    );
+    expectFindings(found);
+  });
+});
+
+describe("citus-trigger-table-name: triggers record their table's name, never the relation they fire on (Citus)", () => {
+  it.each([
+    ["TG_TABLE_NAME", "insert into app_public.lint_log values (TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME);", "tg_table_name"],
+    ["TG_RELID::regclass", "insert into app_public.lint_log values (TG_RELID::regclass::text);", "tg_relid::regclass"],
+  ])("flags a trigger function that records %s", async (_, statement, named) => {
+    const found = await findingsAfter(`
+      ${table("lint_log", "name text")}
+      create function app_private.lint_tg_log() returns trigger language plpgsql as $$ begin ${statement} return new; end $$;
+      revoke all on function app_private.lint_tg_log() from public;`);
+    expectFindings(found, ["citus-trigger-table-name", "app_private.lint_tg_log()"]);
+    expect(found[0].message).toContain(`uses ${named}`);
+  });
+
+  it("accepts TG_RELID used as an oid (tg_protect_columns reads the table's owner with it)", async () => {
+    const found = await findingsAfter(`
+      create function app_private.lint_tg_owner() returns trigger language plpgsql as $$
+      begin
+        if current_user = (select pg_get_userbyid(c.relowner) from pg_class c where c.oid = tg_relid) then return new; end if;
+        return new;
+      end $$;
+      revoke all on function app_private.lint_tg_owner() from public;`);
+    expectFindings(found);
+  });
+
+  it.each([
+    ["another table's name", "app_private.tg_audit('tenant_id', 'app_public.tasks')", "with the table name 'app_public.tasks'"],
+    ["no name", "app_private.tg_audit('tenant_id')", "without a table name"],
+  ])("flags an audit trigger given %s", async (_, call, named) => {
+    const found = await findingsAfter(`
+      ${tenantTable("lint_items")}
+      create trigger _900_audit before insert on app_public.lint_items for each row execute procedure ${call};`);
+    expectFindings(found, ["citus-trigger-table-name", "_900_audit on app_public.lint_items"]);
+    expect(found[0].message).toContain(named);
+    expect(found[0].message).toContain("must be 'app_public.lint_items'");
+  });
+
+  it("accepts an audit trigger given its own table's name", async () => {
+    const found = await findingsAfter(`
+      ${tenantTable("lint_items")}
+      create trigger _900_audit before insert on app_public.lint_items
+        for each row execute procedure app_private.tg_audit('tenant_id', 'app_public.lint_items');`);
+    expectFindings(found);
   });
 });
 

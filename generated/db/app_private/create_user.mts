@@ -11,3 +11,6 @@ export interface create_user_params {
 
   password: string;
 }
+
+/** Return type for create_user */
+export type create_user_return_type = string;

@@ -21,6 +21,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import pg from "pg";
 import { ConfigError, loadConfig } from "../common/config.ts";
 import { ROLES } from "../common/roles.ts";
 import { applyCitusSql, generateCitusSql, listNodes, nodeLocal, setupCitus } from "../db/citus.ts";
@@ -361,8 +362,37 @@ async function main() {
         const bad = result.non2xx + result.errors + result.timeouts;
         return `${Math.round(result.requests.average)} req/s, p99 ${result.latency.p99} ms${bad ? `, ${bad} failed` : ""}`;
       };
-      await check(`routing: req/s without tenant condition (${seconds} s, 10 conn.)`, async () => load("{ users { nodes { rowId email } } }"));
-      await check(`routing: req/s with condition tenantId (${seconds} s, 10 conn.)`, async () => load(`{ users(condition: {tenantId: "${a.id}"}) { nodes { rowId email } } }`));
+      // The same list straight in SQL, as the admin with the claims as SET
+      // LOCAL: the database's share of a fan-out against a routed query,
+      // whatever the API adds (the single-shard plugin adds the condition).
+      const sqlLoad = async (sql: string) => {
+        const clients = await Promise.all(Array.from({ length: 10 }, async () => {
+          const c = new pg.Client({ connectionString: db!.authUrl });
+          await c.connect();
+          return c;
+        }));
+        let done = 0;
+        const until = performance.now() + seconds * 1000;
+        const setup = `begin; set local "jwt.claims.tenant_id" = '${a.id}'; set local "jwt.claims.role" = 'admin'`;
+        try {
+          await Promise.all(clients.map(async (c) => {
+            while (performance.now() < until) {
+              await c.query(setup);
+              await c.query("select set_config('role', $1, true)", [ROLES.admin]);
+              await c.query(sql);
+              await c.query("commit");
+              done++;
+            }
+          }));
+        } finally {
+          await Promise.all(clients.map((c) => c.end()));
+        }
+        return `${Math.round(done / seconds)} transactions/s`;
+      };
+      await check(`routing: SQL list without tenant condition (${seconds} s, 10 conn.)`, () => sqlLoad("select id, email from app_public.users"));
+      await check(`routing: SQL list with tenant_id = <A> (${seconds} s, 10 conn.)`, () => sqlLoad(`select id, email from app_public.users where tenant_id = '${a.id}'`));
+      await check(`routing: HTTP users list, no condition given (${seconds} s, 10 conn.)`, async () => load("{ users { nodes { rowId email } } }"));
+      await check(`routing: HTTP users list, condition tenantId (${seconds} s, 10 conn.)`, async () => load(`{ users(condition: {tenantId: "${a.id}"}) { nodes { rowId email } } }`));
     }
 
     if (b && !b.demo) {

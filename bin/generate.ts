@@ -1,7 +1,8 @@
 // Generated code, from a migrated database: TypeScript types for every table
 // and type (kanel), the GraphQL schema the API serves (sorted SDL), the
-// access matrix (who may do what; db/access.ts), and the current-state SQL
-// schema (every object of app_public and app_private; db/schema-dump.ts).
+// access matrix (who may do what; db/access.ts), the current-state SQL
+// schema (every object of app_public and app_private; db/schema-dump.ts), and
+// the Citus distribution DDL (db/citus.ts).
 // `npm run generate` writes them to generated/; a test fails when the
 // committed files differ from what the committed migrations produce.
 import { createSecretKey, randomBytes } from "node:crypto";
@@ -12,6 +13,7 @@ import pg from "pg";
 import { lexicographicSortSchema, printSchema } from "postgraphile/graphql";
 import { loadConfig } from "../common/config.ts";
 import { renderAccessMatrix } from "../db/access.ts";
+import { generateCitusSql } from "../db/citus.ts";
 import { openDatabase } from "../db/database.ts";
 import { ROOT_DIR, runCurrentMigration } from "../db/migrate.ts";
 import { dumpSchema } from "../db/schema-dump.ts";
@@ -82,6 +84,13 @@ export async function generateSchemaSql(ownerUrl: string, outDir: string) {
   writeFileSync(join(outDir, "schema.sql"), sql);
 }
 
+/** Writes the Citus distribution DDL (db/citus.ts) to `outDir`/citus.sql. */
+export async function generateCitus(ownerUrl: string, outDir: string) {
+  const sql = await withClient(ownerUrl, generateCitusSql);
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, "citus.sql"), sql);
+}
+
 // `npm run generate`: from the configured database (by default the embedded
 // one under DATA_DIR) with migrations/current/ applied, as the tests' template has.
 if (import.meta.main) {
@@ -93,7 +102,8 @@ if (import.meta.main) {
     await generateSchema(db.authUrl, outDir);
     await generateAccess(db.ownerUrl, outDir);
     await generateSchemaSql(db.ownerUrl, outDir);
-    console.log(`wrote ${outDir}/db/, ${outDir}/schema.graphql, ${outDir}/ACCESS.md and ${outDir}/schema.sql`);
+    await generateCitus(db.ownerUrl, outDir);
+    console.log(`wrote ${outDir}/db/, ${outDir}/schema.graphql, ${outDir}/ACCESS.md, ${outDir}/schema.sql and ${outDir}/citus.sql`);
   } finally {
     await db.stop();
   }

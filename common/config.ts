@@ -34,7 +34,7 @@ export interface Config {
     poolSize: number;
     /** How request settings reach PostgreSQL: set_config() (default) or SET LOCAL (Citus). */
     contextMode: "set_config" | "set_local";
-    /** Request roles may log in (without a password): Citus opens worker connections as them. */
+    /** Request roles may log in (without a password): Citus opens worker connections as them. Default: true in set_local mode. */
     requestRolesLogin: boolean;
     /** Longest a single statement of the API may run, in milliseconds. */
     statementTimeoutMs: number;
@@ -287,7 +287,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       embeddedPort: parsePort(env.EMBEDDED_PG_PORT, "EMBEDDED_PG_PORT", undefined, problems),
       poolSize,
       contextMode: parseContextMode(env.DB_CONTEXT_MODE, problems),
-      requestRolesLogin: parseBool(env.REQUEST_ROLES_LOGIN, "REQUEST_ROLES_LOGIN", false, problems),
+      // Citus (set_local mode) opens worker connections as the request role;
+      // `npm start` must not take LOGIN back from what citus:setup gave.
+      requestRolesLogin: parseBool(env.REQUEST_ROLES_LOGIN, "REQUEST_ROLES_LOGIN", env.DB_CONTEXT_MODE === "set_local", problems),
       statementTimeoutMs: parsePositiveInt(env.STATEMENT_TIMEOUT, "STATEMENT_TIMEOUT", 5_000, problems),
       idleInTransactionTimeoutMs: parsePositiveInt(env.IDLE_IN_TRANSACTION_TIMEOUT, "IDLE_IN_TRANSACTION_TIMEOUT", 60_000, problems),
     },

@@ -36,7 +36,10 @@ export function makePreset(
   superuserUrl?: string,
   onDatabaseUnavailable?: () => void,
 ): GraphileConfig.Preset {
-  const watch = config.env === "development" && !!superuserUrl;
+  // Watch mode installs an event trigger (and LISTENs) in the database, which
+  // makes Citus's DDL fail ("cannot PREPARE a transaction that has executed
+  // LISTEN, UNLISTEN, or NOTIFY"): never in set_local (Citus) mode.
+  const watch = config.env === "development" && !!superuserUrl && config.database.contextMode !== "set_local";
   return {
     extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, PostGraphileConnectionFilterPreset, makeTrustedDocumentsPreset(config)],
     plugins: [

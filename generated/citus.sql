@@ -154,10 +154,12 @@ end $$;
 do $$ begin
   if not exists (select 1 from pg_dist_partition where logicalrelid = 'app_public.users'::regclass) then
     alter table app_public.users disable trigger _100_protect_columns;
+    alter table app_public.users disable trigger _800_unlink;
     alter table app_public.users disable trigger _900_audit;
     perform create_distributed_table('app_public.users', 'tenant_id', colocate_with => 'none');
     perform truncate_local_data_after_distributing_table('app_public.users');
     alter table app_public.users enable trigger _100_protect_columns;
+    alter table app_public.users enable trigger _800_unlink;
     alter table app_public.users enable trigger _900_audit;
   end if;
 end $$;
@@ -279,7 +281,7 @@ end $$;
 
 do $$ begin
   if not exists (select 1 from pg_constraint where conrelid = 'app_public.comments'::regclass and conname = 'comments_author_fkey') then
-    alter table app_public.comments add constraint comments_author_fkey FOREIGN KEY (tenant_id, author_id) REFERENCES app_public.users(tenant_id, id) ON DELETE SET NULL (author_id);
+    alter table app_public.comments add constraint comments_author_fkey FOREIGN KEY (tenant_id, author_id) REFERENCES app_public.users(tenant_id, id);
   end if;
 end $$;
 
@@ -297,13 +299,13 @@ end $$;
 
 do $$ begin
   if not exists (select 1 from pg_constraint where conrelid = 'app_public.invitations'::regclass and conname = 'invitations_accepted_user_fkey') then
-    alter table app_public.invitations add constraint invitations_accepted_user_fkey FOREIGN KEY (tenant_id, accepted_user_id) REFERENCES app_public.users(tenant_id, id) ON DELETE SET NULL (accepted_user_id);
+    alter table app_public.invitations add constraint invitations_accepted_user_fkey FOREIGN KEY (tenant_id, accepted_user_id) REFERENCES app_public.users(tenant_id, id);
   end if;
 end $$;
 
 do $$ begin
   if not exists (select 1 from pg_constraint where conrelid = 'app_public.invitations'::regclass and conname = 'invitations_inviter_fkey') then
-    alter table app_public.invitations add constraint invitations_inviter_fkey FOREIGN KEY (tenant_id, inviter_id) REFERENCES app_public.users(tenant_id, id) ON DELETE SET NULL (inviter_id);
+    alter table app_public.invitations add constraint invitations_inviter_fkey FOREIGN KEY (tenant_id, inviter_id) REFERENCES app_public.users(tenant_id, id);
   end if;
 end $$;
 
@@ -321,7 +323,7 @@ end $$;
 
 do $$ begin
   if not exists (select 1 from pg_constraint where conrelid = 'app_public.tasks'::regclass and conname = 'tasks_assignee_fkey') then
-    alter table app_public.tasks add constraint tasks_assignee_fkey FOREIGN KEY (tenant_id, assignee_id) REFERENCES app_public.users(tenant_id, id) ON DELETE SET NULL (assignee_id);
+    alter table app_public.tasks add constraint tasks_assignee_fkey FOREIGN KEY (tenant_id, assignee_id) REFERENCES app_public.users(tenant_id, id);
   end if;
 end $$;
 
@@ -450,6 +452,12 @@ do $$ begin
 end $$;
 
 do $$ begin
+  if not exists (select 1 from pg_dist_object where classid = 'pg_proc'::regclass and objid = 'app_private.restore_tenant_context(text)'::regprocedure) then
+    perform create_distributed_function('app_private.restore_tenant_context(text)');
+  end if;
+end $$;
+
+do $$ begin
   if not exists (select 1 from pg_dist_object where classid = 'pg_proc'::regclass and objid = 'app_private.switch_tenant_context(uuid)'::regprocedure) then
     perform create_distributed_function('app_private.switch_tenant_context(uuid)');
   end if;
@@ -470,6 +478,12 @@ end $$;
 do $$ begin
   if not exists (select 1 from pg_dist_object where classid = 'pg_proc'::regclass and objid = 'app_private.tg_set_updated_at()'::regprocedure) then
     perform create_distributed_function('app_private.tg_set_updated_at()');
+  end if;
+end $$;
+
+do $$ begin
+  if not exists (select 1 from pg_dist_object where classid = 'pg_proc'::regclass and objid = 'app_private.tg_users_unlink()'::regprocedure) then
+    perform create_distributed_function('app_private.tg_users_unlink()');
   end if;
 end $$;
 

@@ -1535,6 +1535,7 @@ declare
   v_counts jsonb := '{}';
 begin
   perform app_private.assert_admin();
+  perform set_config('citus.multi_shard_modify_mode', 'sequential', true);
   select t.* into v_tenant from app_public.tenants t where t.id = app_public.current_tenant_id();
   if confirm_slug is distinct from v_tenant.slug then
     raise exception 'The slug does not match this tenant''s slug.' using errcode = 'CONFM';
@@ -1930,9 +1931,7 @@ CREATE OR REPLACE FUNCTION app_public.uuid_or_null(value text)
  LANGUAGE sql
  IMMUTABLE PARALLEL SAFE
 AS $function$
-  select case
-    when value ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then value::uuid
-  end
+  select (regexp_match(value, '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$', 'i'))[1]::uuid
 $function$;
 REVOKE ALL ON FUNCTION app_public.uuid_or_null(value text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION app_public.uuid_or_null(value text) TO mts_anonymous;

@@ -234,6 +234,23 @@ const CASES: Record<string, Case[]> = {
     },
     { actor: "anonymous", does: "presents an unknown token of A (null)", sql: "select app_public.refresh($1)", params: (f) => [unknownTokenOfA(f)] },
   ],
+  // Switches no tenant: it sets citus.multi_shard_modify_mode for its own
+  // transaction (on Citus; unused on plain PostgreSQL).
+  "app_public.delete_tenant(text)": [
+    {
+      actor: "admin of A",
+      does: "deletes its tenant",
+      sql: "select app_public.delete_tenant($1)",
+      params: (f) => [f.world.tenants.A.slug],
+    },
+    {
+      actor: "admin of A",
+      does: "confirms with another tenant's slug",
+      sql: "select app_public.delete_tenant($1)",
+      params: (f) => [f.world.tenants.B.slug],
+      raises: "CONFM",
+    },
+  ],
   "app_public.logout(text)": [
     {
       actor: "admin of A",

@@ -184,7 +184,7 @@ describe("a request's transaction on a pool in pipeline mode", () => {
     expect(rows[0]).toEqual({ n: 3, me: ROLES.member, ro: "on" });
   });
 
-  it("a read-only request answers before its commit is answered, and the commit is sent: the connection is not left in a transaction", async () => {
+  it("a read-only request (answered without waiting for its commit) leaves no transaction open: the commit is sent", async () => {
     const { withPgClient } = pipelinedPool();
     const pid = await withPgClient({ ...memberA(), [READ_ONLY_SETTING]: "on" }, (client) =>
       client.query<{ pid: number }>({ text: "select pg_backend_pid() as pid" }),
@@ -368,6 +368,20 @@ describe("the request transaction's own rules, in both modes, with and without p
     const next = await withPgClient(memberA(), (client) => client.query<{ pid: number }>({ text: "select pg_backend_pid() as pid" }));
     expect(next.rows[0].pid).not.toBe(pid);
     expect(pool.totalCount).toBe(1);
+  });
+
+  it("keeps at most 100 of PostGraphile's named statements prepared per connection, as @dataplan/pg's own adaptor does", async () => {
+    const { withPgClient } = requestPool("set_config");
+    for (let i = 0; i < 120; i++) {
+      await withPgClient(memberA(), (client) => client.query({ text: `select ${i} as n`, name: `mts_test_${i}` }));
+    }
+    const { rows } = await withPgClient(memberA(), (client) =>
+      client.query<{ names: string[] }>({ text: "select array_agg(name::text) as names from pg_prepared_statements" }),
+    );
+    const ours = rows[0].names.filter((n) => n.startsWith("mts_test_"));
+    expect(ours.length).toBeLessThanOrEqual(100);
+    expect(ours).toContain("mts_test_119");
+    expect(ours).not.toContain("mts_test_0");
   });
 
   it("withRequestTransaction gives the connection back exactly once, also when the callback fails after the check failed", async () => {

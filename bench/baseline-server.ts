@@ -1,18 +1,19 @@
 // Child process: the hand-written baseline. Express + pg + jsonwebtoken,
 // verifying the same JWT (secret, HS256, audience, issuer, the claims of a
-// tenant user including session_id) and running the same transaction as
-// PostGraphile (begin; the settings statement; the list; commit), with the
-// response JSON built in the database. It sends them one after another, as
-// hand-written code usually does (the API pipelines them:
+// tenant user including session_id) and running the same transaction as the
+// API's list request (`begin read only`; the settings statement; the list;
+// commit), with the response JSON built in the database. It sends them one
+// after another, as hand-written code usually does (the API pipelines them:
 // server/request-context.ts).
 //
 // With BASELINE_REVOCATION_CHECK=on (the default) it gives the same
-// guarantee as the API, the same way (server/request-context.ts): its
-// settings statement is the checked one, which runs
-// app_private.assert_claims_current before the settings, in the same round
-// trip, and raises 28000 (→ 401) when the session, user, tenant or role no
-// longer hold. With BASELINE_REVOCATION_CHECK=off it sends the plain
-// settings statement: the variant that measures what the check costs.
+// guarantee as the API, the same way: its opening statements are the API's
+// own, from openingStatements (server/request-context.ts) with the same
+// settings, so app_private.assert_claims_current runs before the settings,
+// in the same statement, and raises 28000 (→ 401) when the session, user,
+// tenant or role no longer hold. With BASELINE_REVOCATION_CHECK=off it sends
+// @dataplan/pg's plain settings statement instead: the variant that
+// measures what the check costs.
 import express from "express";
 import jwt from "jsonwebtoken";
 import { createSecretKey } from "node:crypto";
@@ -20,7 +21,7 @@ import { createServer } from "node:http";
 import pg from "pg";
 import { loadConfig } from "../common/config.ts";
 import { REQUEST_ROLE_BY_CLAIM } from "../common/roles.ts";
-import { CHECKED_PGSETTINGS_STATEMENT } from "../server/request-context.ts";
+import { openingStatements, READ_ONLY_SETTING } from "../server/request-context.ts";
 import { LIST_JSON_SQL, PGSETTINGS_STATEMENT } from "./list-request.ts";
 import { serveInChild } from "./server-process.ts";
 
@@ -37,8 +38,8 @@ interface Claims {
   tenantId: string;
   role: string;
   sessionId: string;
-  /** PostGraphile's settings statement parameter: [name, value] pairs, as the API sets them. */
-  settings: string;
+  /** The settings, as the API's authenticator makes them. */
+  settings: Record<string, string>;
 }
 
 function claimsFor(authorization: string | undefined): Claims | undefined {
@@ -56,23 +57,24 @@ function claimsFor(authorization: string | undefined): Claims | undefined {
       tenantId,
       role,
       sessionId,
-      settings: JSON.stringify([
-        ["role", dbRole],
-        ["jwt.claims.tenant_id", tenantId],
-        ["jwt.claims.user_id", userId],
-        ["jwt.claims.role", role],
-        ["jwt.claims.session_id", sessionId],
-      ]),
+      settings: {
+        role: dbRole,
+        "jwt.claims.tenant_id": tenantId,
+        "jwt.claims.user_id": userId,
+        "jwt.claims.role": role,
+        "jwt.claims.session_id": sessionId,
+      },
     };
   } catch {
     return undefined;
   }
 }
 
-/** The first statement of the transaction, as the API sends it (prepared once per connection). */
-const settingsStatement = revocationCheck
-  ? { name: "checked_settings", text: CHECKED_PGSETTINGS_STATEMENT }
-  : { name: "settings", text: PGSETTINGS_STATEMENT };
+/** The statements that open the transaction: the API's (a query: read-only), or without the check. */
+const opening = (claims: Claims) =>
+  revocationCheck
+    ? openingStatements(config.database.contextMode, { ...claims.settings, [READ_ONLY_SETTING]: "on" }, {}, pg.escapeLiteral).statements
+    : ["begin read only", { name: "settings", text: PGSETTINGS_STATEMENT, values: [JSON.stringify(Object.entries(claims.settings))] }];
 
 const app = express();
 app.disable("x-powered-by");
@@ -84,9 +86,7 @@ app.post("/graphql", express.json(), async (req, res) => {
   }
   const client = await pool.connect();
   try {
-    await client.query("begin");
-    const values = revocationCheck ? [claims.settings, claims.userId, claims.tenantId, claims.role, claims.sessionId] : [claims.settings];
-    await client.query({ ...settingsStatement, values });
+    for (const statement of opening(claims)) await client.query(statement);
     const { rows } = await client.query<{ body: string }>({ name: "list", text: LIST_JSON_SQL });
     await client.query("commit");
     res.type("application/json").send(rows[0].body);

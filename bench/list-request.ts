@@ -2,7 +2,9 @@
 // of their tenant. Its GraphQL text, the SQL PostGraphile generates for it
 // (read from the wire, PostGraphile 5.1.5), and the same as one JSON
 // document built in the database, which the baseline and pgbench run.
-export { PGSETTINGS_STATEMENT } from "../server/request-context.ts";
+
+/** The settings statement of @dataplan/pg's own adaptor (no claims check): the unchecked baseline's. */
+export const PGSETTINGS_STATEMENT = "select set_config(el->>0, el->>1, true) from json_array_elements($1::json) el";
 
 export const GRAPHQL_LIST_QUERY = "{ tasks(first: 20, orderBy: CREATED_AT_DESC) { nodes { rowId title status createdAt } } }";
 

@@ -99,10 +99,10 @@ divided by the requests it answered; in brackets, its main thread's alone
 On these 2 cores, shared with PostgreSQL and the load generator, CPU per
 request is what sets req/s.
 
-The API sends each request's \`begin\`, settings and query in one write and a
-query's \`commit\` with the connection's next write
-(\`server/request-context.ts\`); the baseline sends its four statements one
-after another, as hand-written code usually does.
+The API sends each request's \`begin\`, claims check and settings and its
+first query in one write, and answers a query without waiting for its
+\`commit\` (\`server/request-context.ts\`); the baseline sends its four
+statements one after another, as hand-written code usually does.
 
 The API checks every authenticated request against the database
 (\`app_private.assert_claims_current\`: live session, user still in the

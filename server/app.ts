@@ -13,7 +13,6 @@ import { isUnavailable, sendError, STALE_TOKEN, UNAVAILABLE } from "./errors.ts"
 import { makeExportHandler } from "./export.ts";
 import { makePreset } from "./preset.ts";
 import { makeFairShare } from "./fair-share.ts";
-import { useRequestContext } from "./request-context.ts";
 
 export interface App {
   server: Server;
@@ -41,7 +40,8 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
     connectionString: authUrl,
     max: config.database.poolSize,
     // Statements are written without waiting for the previous answer, so
-    // that a request's transaction needs fewer round trips (server/request-context.ts).
+    // that a request's transaction needs fewer round trips: begin, check,
+    // settings and the first query in one write (server/request-context.ts).
     pipeline: true,
     statement_timeout: config.database.statementTimeoutMs,
     // A database-side backstop: a transaction left open by a bug (or a
@@ -59,7 +59,6 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
     console.error(`[pool] idle client: ${error.message}`);
   });
   pool.on("connect", (client) => client.on("error", (error) => console.error(`[pool] client: ${error.message}`)));
-  useRequestContext(pool, config.database.contextMode);
 
   // A KeyObject, not a string: jsonwebtoken would otherwise rebuild the key on every verify.
   const jwtKey = createSecretKey(Buffer.from(config.jwt.secret, "utf8"));
@@ -151,7 +150,7 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
     bodyError,
     checkOperator,
   );
-  app.get("/export", availability.gate, verifyToken, fairShare.export, checkOperator, makeExportHandler(pool, config.exports, availability.markDown));
+  app.get("/export", availability.gate, verifyToken, fairShare.export, checkOperator, makeExportHandler(pool, config.database.contextMode, config.exports, availability.markDown));
 
   const server = createServer(app);
   await serv.addTo(app, server);

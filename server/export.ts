@@ -26,8 +26,9 @@
 //   connection whose rollback does not finish in ROLLBACK_GRACE_MS (a
 //   statement stuck, say on a lock) is released with an error, so that the
 //   pool destroys it, and its socket is closed at once. Each connection is
-//   released exactly once, after a commit or a rollback (Lease), also when
-//   the answer is an error (404, 403, 401, 500).
+//   released exactly once, after a commit or a rollback, also when the
+//   answer is an error (404, 403, 401, 500): withRequestTransaction
+//   (server/request-context.ts), the same transaction as GraphQL's.
 // - Slots: at most `maxConcurrent` exports on this server and `maxPerTenant`
 //   per tenant run at once; past either, 429 TOO_MANY_EXPORTS with a
 //   Retry-After. A slot is taken before the connection and always given back.
@@ -43,15 +44,13 @@ import { type Config } from "../common/config.ts";
 import { ROLES } from "../common/roles.ts";
 import { declareTables, EXPORT_FORMAT, EXPORT_FORMAT_VERSION, exportTables } from "../common/tenant-export-format.ts";
 import { isUnavailable, sendError, STALE_TOKEN, UNAVAILABLE } from "./errors.ts";
-import { PGSETTINGS_STATEMENT } from "./request-context.ts";
+import { withRequestTransaction, type RequestClient } from "./request-context.ts";
 
 
 /** Rows of a table's first batch, before any of its rows was measured. */
 export const FIRST_BATCH_ROWS = 50;
 /** Most rows in one batch, however narrow they are. */
 export const MAX_BATCH_ROWS = 1000;
-/** How long a rollback may take before the connection is destroyed instead. */
-const ROLLBACK_GRACE_MS = 2000;
 /** What a refused export is told to wait, in seconds. */
 const RETRY_AFTER_SECONDS = 5;
 /** The SQLSTATE app_public.assert_may_export() raises for a caller who may not export (insufficient_privilege). */
@@ -147,58 +146,13 @@ async function write(out: Writable, chunk: string, stallTimeoutMs: number, signa
   if (!out.write(chunk)) await waitFor(out, "drain", stallTimeoutMs, signal);
 }
 
-/** Undefined once `promise` resolves; its error if it rejects, or an error if it has not settled within `ms`. */
-function settleWithin(promise: Promise<unknown>, ms: number): Promise<Error | undefined> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(new Error(`no answer within ${ms} ms`)), ms);
-    promise.then(
-      () => resolve(undefined),
-      (error: Error) => resolve(error),
-    ).finally(() => clearTimeout(timer));
-  });
-}
-
-/** Closes a connection's socket at once (PostgreSQL ends the backend when its statement is over, at the latest at statement_timeout). */
-function closeSocket(client: pg.PoolClient) {
-  (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
-}
-
-/**
- * A pooled connection, given back to the pool exactly once: `release()`
- * after a commit, `abandon()` in every other case (rolls back; a connection
- * whose rollback fails or does not finish within ROLLBACK_GRACE_MS is
- * released with that error, so that the pool destroys it). Whichever comes
- * first wins; later calls do nothing.
- */
-function lease(client: pg.PoolClient) {
-  let released = false;
-  /** True the first time only. */
-  const claim = () => {
-    if (released) return false;
-    released = true;
-    return true;
-  };
-  return {
-    client,
-    release() {
-      if (claim()) client.release();
-    },
-    async abandon() {
-      if (!claim()) return;
-      const error = await settleWithin(client.query("rollback"), ROLLBACK_GRACE_MS);
-      client.release(error);
-      // In pipeline mode a client ends only once the statements on its wire
-      // are answered, and the pool hands the freed place to a waiting request
-      // only once the client has ended: a stuck statement would hold both.
-      if (error) closeSocket(client);
-    },
-  };
-}
-
-type Lease = ReturnType<typeof lease>;
-
 /** Express handler; expects `req.pgSettings` from the auth middleware. */
-export function makeExportHandler(pool: pg.Pool, limits: Config["exports"], onDatabaseUnavailable: () => void = () => {}) {
+export function makeExportHandler(
+  pool: pg.Pool,
+  mode: Config["database"]["contextMode"],
+  limits: Config["exports"],
+  onDatabaseUnavailable: () => void = () => {},
+) {
   const slots = makeSlots(limits.maxConcurrent, limits.maxPerTenant);
   return async function exportTenant(req: Request, res: Response) {
     const settings = req.pgSettings!;
@@ -209,7 +163,7 @@ export function makeExportHandler(pool: pg.Pool, limits: Config["exports"], onDa
       return sendError(res, 429, "TOO_MANY_EXPORTS", "Too many exports are running; retry later.", { "Retry-After": String(RETRY_AFTER_SECONDS) });
     }
     try {
-      await runExport(pool, limits, onDatabaseUnavailable, req, res);
+      await runExport(pool, mode, limits, onDatabaseUnavailable, req, res);
     } finally {
       slots.give(tenant);
     }
@@ -217,43 +171,38 @@ export function makeExportHandler(pool: pg.Pool, limits: Config["exports"], onDa
 }
 
 /** One export, from taking a connection to giving it back, whatever happens in between. */
-async function runExport(pool: pg.Pool, limits: Config["exports"], onDatabaseUnavailable: () => void, req: Request, res: Response) {
+async function runExport(
+  pool: pg.Pool,
+  mode: Config["database"]["contextMode"],
+  limits: Config["exports"],
+  onDatabaseUnavailable: () => void,
+  req: Request,
+  res: Response,
+) {
   const watch = watchClient(res);
   try {
-    let client: pg.PoolClient;
-    try {
-      client = await pool.connect();
-    } catch (error) {
-      return refuseConnection(res, error as Error, onDatabaseUnavailable);
-    }
-    const connection = lease(client);
-    try {
-      await streamExport(connection, req, res, limits, watch.signal);
-    } catch (error) {
-      // Stop sending first (the client sees the cut at once), then end the transaction.
-      if (error instanceof ExportStopped || res.headersSent) res.destroy();
-      await connection.abandon();
-      reportFailure(res, error as Error, onDatabaseUnavailable);
-    } finally {
-      // After a commit, or once abandoned above, this does nothing; else (403, 404) it rolls back.
-      await connection.abandon();
-    }
+    // The request's transaction (server/request-context.ts): begin (a read-only
+    // snapshot), the claims check, the settings; commit or rollback; the
+    // connection given back exactly once (destroyed if its rollback fails).
+    const out = await withRequestTransaction(pool, mode, req.pgSettings!, { isolation: "repeatable read", readOnly: true }, async (client) => {
+      try {
+        return await streamExport(client, req, res, limits, watch.signal);
+      } catch (error) {
+        // Stop sending first (the client sees the cut at once), then the transaction ends.
+        if (error instanceof ExportStopped || res.headersSent) res.destroy();
+        throw error;
+      }
+    });
+    if (!out) return;
+    // Committed: the last bytes still have to leave; a client that stops reading now is cut off too.
+    out.end();
+    if (!res.writableFinished) await waitFor(res, "finish", limits.stallTimeoutMs, watch.signal);
+  } catch (error) {
+    if (error instanceof ExportStopped || res.headersSent) res.destroy();
+    reportFailure(res, error as Error, onDatabaseUnavailable);
   } finally {
     watch.dispose();
   }
-}
-
-/** The answer when no connection could be had: 503 BUSY (the pool stayed full) or UNAVAILABLE (the database is down). */
-function refuseConnection(res: Response, error: Error, onDatabaseUnavailable: () => void) {
-  if (/^timeout exceeded when trying to connect/.test(error.message)) {
-    return sendError(res, 503, "BUSY", "The server is busy; retry shortly.", { "Retry-After": "2" });
-  }
-  if (!isUnavailable(error)) {
-    console.error("[export] no connection:", error.message);
-    return sendError(res, 500, "INTERNAL", "The export failed.");
-  }
-  onDatabaseUnavailable();
-  return sendError(res, 503, UNAVAILABLE.code, UNAVAILABLE.message, { "Retry-After": "2" });
 }
 
 /** Answers (before the headers) or logs (after them) an export that did not complete. */
@@ -267,8 +216,12 @@ function reportFailure(res: Response, error: Error & { code?: string }, onDataba
     console.error("[export] failed mid-stream:", error.message);
     return;
   }
+  if (/^timeout exceeded when trying to connect/.test(error.message)) {
+    // The pool stayed full.
+    return sendError(res, 503, "BUSY", "The server is busy; retry shortly.", { "Retry-After": "2" });
+  }
   if (error.code === "28000") {
-    // The claims check in the settings statement (server/request-context.ts).
+    // The claims check that opens the request's transaction (server/request-context.ts).
     return sendError(res, 401, STALE_TOKEN.code, STALE_TOKEN.message, { "WWW-Authenticate": `Bearer error="invalid_token"` });
   }
   if (isUnavailable(error)) {
@@ -280,34 +233,35 @@ function reportFailure(res: Response, error: Error & { code?: string }, onDataba
 }
 
 /**
- * The export itself on a leased connection: snapshot, header, every table's
- * rows in batches of about `limits.batchBytes`, end line, commit (and then the
- * connection goes back at once). Every statement and every wait rejects as
- * soon as `signal` aborts; a write that does not drain within
+ * The export itself, inside the request's transaction (a read-only
+ * REPEATABLE READ snapshot, claims checked, settings applied): header, every
+ * table's rows in batches of about `limits.batchBytes`, end line. Returns the
+ * stream to end once the transaction has committed, or nothing when it
+ * answered 403 or 404 itself. Every statement and every wait rejects as soon
+ * as `signal` aborts; a write that does not drain within
  * `limits.stallTimeoutMs` throws ExportStopped.
  */
-async function streamExport(connection: Lease, req: Request, res: Response, limits: Config["exports"], signal: AbortSignal) {
-  const { client } = connection;
-  const settings = req.pgSettings!;
+async function streamExport(client: RequestClient, req: Request, res: Response, limits: Config["exports"], signal: AbortSignal): Promise<Writable | undefined> {
+  // Each answer comes after the transaction's opening (its error, 28000 for a stale token, first).
   const sql = <R extends pg.QueryResultRow>(text: string, values?: unknown[]) => unlessStopped(client.query<R>({ text, values }), signal);
 
-  await sql("begin isolation level repeatable read read only");
-  // The same statement PostGraphile uses (so DB_CONTEXT_MODE=set_local applies here too).
-  await sql(PGSETTINGS_STATEMENT, [JSON.stringify(Object.entries(settings))]);
-  // Who may export: the database decides, under the settings just applied. (The caller rolls back.)
+  // Who may export: the database decides, under the request's settings.
   try {
     await sql("select app_public.assert_may_export()");
   } catch (error) {
     if ((error as { code?: unknown }).code !== MAY_NOT_EXPORT) throw error;
-    return sendError(res, 403, "FORBIDDEN", "Only tenant admins (or an operator naming the tenant) may export a tenant.");
+    sendError(res, 403, "FORBIDDEN", "Only tenant admins (or an operator naming the tenant) may export a tenant.");
+    return undefined;
   }
-  const tables = await unlessStopped(exportTables(client), signal);
+  const tables = await unlessStopped(exportTables(client.rawClient), signal);
   const { rows: [meta] } = await sql<{ schemaVersion: string; exportedAt: Date; tenant: { id: string; slug: string } | null }>(
     `select app_public.schema_version() as "schemaVersion", transaction_timestamp() as "exportedAt",
             (select json_build_object('id', id, 'slug', slug) from app_public.tenants where id = app_public.current_tenant_id()) as tenant`,
   );
-  // (The caller rolls the transaction back.)
-  if (!meta.tenant) return sendError(res, 404, "NOT_FOUND", "The tenant no longer exists.");
+  if (!meta.tenant) {
+    sendError(res, 404, "NOT_FOUND", "The tenant no longer exists.");
+    return undefined;
+  }
 
   const gzip = /\bgzip\b/.test(String(req.headers["accept-encoding"] ?? ""));
   res.status(200).set({
@@ -338,7 +292,7 @@ async function streamExport(connection: Lease, req: Request, res: Response, limi
     // tenant's row in tenants) to the one tenant named.
     await sql(
       `declare rows_cursor no scroll cursor for
-         select json_build_object('type', 'row', 'table', ${client.escapeLiteral(table.name)}, 'data', to_jsonb(t))::text as line
+         select json_build_object('type', 'row', 'table', ${client.rawClient.escapeLiteral(table.name)}, 'data', to_jsonb(t))::text as line
            from ${table.name} t where t.${table.tenantColumn} = app_public.current_tenant_id() order by ${table.orderBy}`,
     );
     counts[table.name] = 0;
@@ -356,9 +310,5 @@ async function streamExport(connection: Lease, req: Request, res: Response, limi
     await sql("close rows_cursor");
   }
   await send(JSON.stringify({ type: "end", rows: counts, total }) + "\n");
-  await sql("commit");
-  connection.release();
-  out.end();
-  // The last bytes still have to leave; a client that stops reading now is cut off too.
-  if (!res.writableFinished) await waitFor(res, "finish", limits.stallTimeoutMs, signal);
+  return out;
 }

@@ -3,7 +3,6 @@
 import { PgSimplifyInflectionPreset } from "@graphile/simplify-inflection";
 import type { KeyObject } from "node:crypto";
 import type { Pool } from "pg";
-import { makePgService } from "postgraphile/adaptors/pg";
 import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
 import { PostGraphileConnectionFilterPreset } from "postgraphile-plugin-connection-filter";
 import { ANONYMOUS_SETTINGS, type PgSettings } from "./auth.ts";
@@ -16,8 +15,8 @@ import { makePaginationPlugin } from "./pagination.ts";
 import { makeRateLimitPlugin } from "./rate-limit.ts";
 import { makeRequestBudgetPlugin } from "./request-budget.ts";
 import { ResponseStatusPlugin } from "./response-status.ts";
+import { makeRequestPgService, readOnlyFor } from "./request-context.ts";
 import { SingleShardPlugin } from "./single-shard.ts";
-import { readOnlyFor } from "./request-context.ts";
 import { makeTrustedDocumentsPreset } from "./trusted-documents.ts";
 
 declare global {
@@ -55,7 +54,9 @@ export function makePreset(
       SingleShardPlugin,
     ],
     pgServices: [
-      makePgService({
+      // Every request's SQL runs in withRequestTransaction (server/request-context.ts):
+      // begin, the claims check, the settings, commit.
+      makeRequestPgService(config.database.contextMode, {
         pool,
         schemas: ["app_public"],
         // Watch mode needs LISTEN (pub/sub); otherwise hold no LISTEN client.
@@ -77,9 +78,8 @@ export function makePreset(
       },
     },
     grafast: {
-      // PostGraphile applies these with set_config(..., true) inside the
-      // request's transaction, so nothing outlives the request.
-      // Queries run read-only (server/request-context.ts).
+      // Applied inside the request's transaction (server/request-context.ts),
+      // so nothing outlives the request. Queries run read-only.
       context(requestContext, args) {
         return { pgSettings: readOnlyFor(requestContext.expressv4?.req.pgSettings ?? ANONYMOUS_SETTINGS, args) };
       },

@@ -196,10 +196,13 @@ CREATE OR REPLACE FUNCTION app_private.assert_admin()
  STABLE
  SET search_path TO 'pg_catalog', 'public', 'pg_temp'
 AS $function$
+declare
+  v_tenant_id uuid := app_public.current_tenant_id();
+  v_user_id uuid := app_public.current_user_id();
 begin
   if not exists (
     select 1 from app_public.users u
-    where u.tenant_id = app_public.current_tenant_id() and u.id = app_public.current_user_id() and u.role = 'admin'
+    where u.tenant_id = v_tenant_id and u.id = v_user_id and u.role = 'admin'
   ) then
     raise exception 'Only an admin of the tenant may do this.' using errcode = '42501';
   end if;
@@ -1534,8 +1537,8 @@ declare
   v_count bigint;
   v_counts jsonb := '{}';
 begin
-  perform app_private.assert_admin();
   perform set_config('citus.multi_shard_modify_mode', 'sequential', true);
+  perform app_private.assert_admin();
   select t.* into v_tenant from app_public.tenants t where t.id = app_public.current_tenant_id();
   if confirm_slug is distinct from v_tenant.slug then
     raise exception 'The slug does not match this tenant''s slug.' using errcode = 'CONFM';

@@ -1,10 +1,11 @@
-// The HTTP server: health endpoints, token verification, and PostGraphile.
+// The HTTP server: /graphql on plain Node (token verification, fair share,
+// body, then PostGraphile through grafserv's Node adaptor), and the other
+// endpoints (health, export, GraphiQL in development) on Express.
 import express from "express";
 import { createSecretKey, randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import pg from "pg";
 import { postgraphile } from "postgraphile";
-import { grafserv } from "postgraphile/grafserv/express/v4";
 import { AuthError, makeAuthenticator, OPERATOR_TENANT_HEADER } from "./auth.ts";
 import type { Config } from "../common/config.ts";
 import { makeAvailability } from "./availability.ts";
@@ -13,6 +14,7 @@ import { isUnavailable, sendError, STALE_TOKEN, UNAVAILABLE } from "./errors.ts"
 import { makeExportHandler } from "./export.ts";
 import { makePreset } from "./preset.ts";
 import { makeFairShare } from "./fair-share.ts";
+import { chain, clientAddress, readBody, NodeGrafservWithBody, type ErrorHandler, type Handler, type HttpRequest, type HttpResponse } from "./http.ts";
 
 export interface App {
   server: Server;
@@ -21,16 +23,22 @@ export interface App {
 }
 
 /** What an operator's request into a tenant is audited as: the endpoint and the GraphQL operation (its start). */
-function summarize(req: express.Request): RequestSummary {
-  const body = typeof req.body === "string" ? { query: req.body } : (req.body ?? {});
+function summarize(req: HttpRequest): RequestSummary {
+  const body = (typeof req.body === "string" ? { query: req.body } : (req.body ?? {})) as Record<string, unknown>;
   return {
-    method: req.method,
-    path: req.path === "/" ? req.baseUrl : req.baseUrl + req.path,
+    method: req.method ?? "",
+    path: pathOf(req.url),
     ...(typeof body.operationName === "string" ? { operationName: body.operationName.slice(0, 200) } : {}),
     ...(typeof body.query === "string" ? { query: body.query.slice(0, 1000) } : {}),
     // A trusted document (TRUSTED_DOCUMENTS) is named, not sent.
     ...(typeof body.documentId === "string" ? { documentId: body.documentId.slice(0, 200) } : {}),
   };
+}
+
+/** The path of a request's URL, without its query string. */
+function pathOf(url = "/"): string {
+  const q = url.indexOf("?");
+  return q < 0 ? url : url.slice(0, q);
 }
 
 export async function createApp(config: Config, authUrl: string, superuserUrl?: string): Promise<App> {
@@ -64,23 +72,15 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
   const jwtKey = createSecretKey(Buffer.from(config.jwt.secret, "utf8"));
   const pgSettingsFor = makeAuthenticator(config.jwt, jwtKey);
   const pgl = postgraphile(makePreset(config, pool, jwtKey, superuserUrl, availability.markDown));
-  const serv = pgl.createServ(grafserv);
+  const serv = pgl.createServ((grafservConfig) => new NodeGrafservWithBody(grafservConfig));
+  const graphqlHandler = serv.handler();
 
   const app = express();
   app.disable("x-powered-by");
   // Which proxies may tell the client's address (per-address limits and fair shares use it).
   app.set("trust proxy", config.trustProxy);
-  // Once shutting down, every response closes its connection (also those in
-  // flight), so that a client that keeps connections alive (a proxy) cannot
-  // hold the process open.
   let closing = false;
-  const inFlight = new Set<express.Response>();
-  app.use((_req, res, next) => {
-    if (closing) res.set("Connection", "close");
-    inFlight.add(res);
-    res.once("close", () => inFlight.delete(res));
-    next();
-  });
+  const inFlight = new Set<HttpResponse>();
 
   app.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
@@ -96,7 +96,7 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
   });
 
   const operatorMayProceed = makeOperatorCheck(pool);
-  const refuseToken = (res: express.Response, code: string, message: string) =>
+  const refuseToken = (res: HttpResponse, code: string, message: string) =>
     sendError(res, 401, code, message, { "WWW-Authenticate": `Bearer error="invalid_token"` });
   /**
    * Verifies the token (headers only, before the body is read) and sets
@@ -104,7 +104,7 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
    * inside the request's own transaction (server/request-context.ts);
    * operators' below.
    */
-  const verifyToken: express.RequestHandler = (req, res, next) => {
+  const verifyToken: Handler = (req, res, next) => {
     try {
       const operatorTenant = req.headers[OPERATOR_TENANT_HEADER];
       req.pgSettings = pgSettingsFor(req.headers.authorization, Array.isArray(operatorTenant) ? operatorTenant.join(",") : operatorTenant);
@@ -116,7 +116,7 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
     next();
   };
   /** An operator's token is checked, and its access to a tenant audited (with the request's operation), before the request runs. */
-  const checkOperator: express.RequestHandler = async (req, res, next) => {
+  const checkOperator: Handler = async (req, res, next) => {
     const settings = req.pgSettings!;
     if (settings["jwt.claims.operator_id"] === undefined) return next();
     try {
@@ -128,35 +128,9 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
     }
     next();
   };
-  const bodyError: express.ErrorRequestHandler = (error, _req, res, next) => {
-    const status = (error as { status?: number }).status;
-    if (status === 413) return sendError(res, 413, "TOO_LARGE", "The request body is too large.");
-    if (status === 400) return sendError(res, 400, "BAD_REQUEST", "The request body is not valid JSON.");
-    next(error);
-  };
-  // The tenant's fair share (rate, concurrency) is decided from the token
-  // alone, so that a refused request costs no body parsing. Bodies are read
-  // here (grafserv uses req.body when it is set), so that a body too large
-  // or not JSON is refused before GraphQL sees it.
-  const bodyLimit = 100 * 1024;
-  const fairShare = makeFairShare(config.fairShare, bodyLimit);
-  app.use(
-    "/graphql",
-    availability.gate,
-    verifyToken,
-    fairShare.graphql,
-    express.json({ limit: bodyLimit }),
-    express.text({ type: "application/graphql", limit: bodyLimit }),
-    bodyError,
-    checkOperator,
-  );
-  app.get("/export", availability.gate, verifyToken, fairShare.export, checkOperator, makeExportHandler(pool, config.database.contextMode, config.exports, availability.markDown));
-
-  const server = createServer(app);
-  await serv.addTo(app, server);
+  const notFound = (res: HttpResponse) => sendError(res, 404, "NOT_FOUND", "There is nothing at this address.");
   // Whatever else goes wrong, the answer is JSON with a stable code.
-  app.use((_req, res) => sendError(res, 404, "NOT_FOUND", "There is nothing at this address."));
-  const lastResort: express.ErrorRequestHandler = (error, _req, res, _next) => {
+  const lastResort: ErrorHandler = (error, _req, res) => {
     if (res.headersSent) {
       console.error("[http] failed mid-response:", (error as Error).message);
       return void res.destroy();
@@ -169,7 +143,41 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
     console.error(`[error ${id}]`, error);
     sendError(res, 500, "INTERNAL", `An internal error occurred (reference ${id}).`);
   };
-  app.use(lastResort);
+
+  // The tenant's fair share (rate, concurrency) is decided from the token
+  // alone, so that a refused request costs no body parsing. Bodies are read
+  // here (grafserv uses req.body when it is set), so that a body too large
+  // or not JSON is refused before GraphQL sees it.
+  const bodyLimit = 100 * 1024;
+  const fairShare = makeFairShare(config.fairShare, bodyLimit);
+  const graphql = chain(
+    [
+      clientAddress(config.trustProxy),
+      availability.gate,
+      verifyToken,
+      fairShare.graphql,
+      readBody(bodyLimit),
+      checkOperator,
+      (req, res, next) => graphqlHandler(req, res, (error) => (error ? next(error) : notFound(res))),
+    ],
+    lastResort,
+  );
+  app.get("/export", availability.gate, verifyToken, fairShare.export, checkOperator, makeExportHandler(pool, config.database.contextMode, config.exports, availability.markDown));
+  // GraphiQL (development) and its assets.
+  app.use((req, res, next) => graphqlHandler(req, res, next));
+  app.use((_req, res) => notFound(res));
+  app.use(((error, req, res, _next) => lastResort(error, req, res)) as express.ErrorRequestHandler);
+
+  const server = createServer((req, res) => {
+    // Once shutting down, every response closes its connection (also those in
+    // flight), so that a client that keeps connections alive (a proxy) cannot
+    // hold the process open.
+    if (closing) res.setHeader("Connection", "close");
+    inFlight.add(res);
+    res.once("close", () => inFlight.delete(res));
+    if (pathOf(req.url) === "/graphql") return graphql(req, res);
+    app(req, res);
+  });
   // Build the schema now rather than on the first request: a schema that
   // cannot be built (a function's smart tag at fault) stops the start.
   try {
@@ -184,7 +192,7 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
     server,
     async close(timeoutMs = 10_000) {
       closing = true;
-      for (const res of inFlight) if (!res.headersSent) res.set("Connection", "close");
+      for (const res of inFlight) if (!res.headersSent) res.setHeader("Connection", "close");
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);

@@ -1,6 +1,6 @@
 // What a client sees when something goes wrong: a message and a stable code
 // in `extensions.code`, never SQL, stack traces or internal names.
-import type { Response } from "express";
+import type { ServerResponse } from "node:http";
 import { randomUUID } from "node:crypto";
 import { isSafeError } from "postgraphile/grafast";
 import { GraphQLError } from "postgraphile/graphql";
@@ -191,6 +191,8 @@ export const ErrorCodesPlugin: GraphileConfig.Plugin = {
 };
 
 /** An HTTP error outside GraphQL execution, in the same shape: `{"errors":[{"message","extensions":{"code"}}]}`. */
-export function sendError(res: Response, status: number, code: string, message: string, headers: Record<string, string> = {}) {
-  res.status(status).set(headers).json({ errors: [{ message, extensions: { code } }] });
+export function sendError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}) {
+  const body = Buffer.from(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
+  res.writeHead(status, { ...headers, "Content-Type": "application/json; charset=utf-8", "Content-Length": String(body.length) });
+  res.end(body);
 }

@@ -63,6 +63,11 @@ function replace(error: GraphQLError, message: string, extensions: Record<string
   });
 }
 
+/** The SQLSTATE of a database error; undefined for anything else (a socket's error, EPIPE, has a code too, but no SQLSTATE). */
+function sqlStateOf(error: Error & { code?: unknown }): string | undefined {
+  return typeof error.code === "string" && !("syscall" in error) ? error.code : undefined;
+}
+
 /**
  * grafserv's maskError. In development the original message is added as
  * `extensions.detail`. `onUnavailable` hears of every error that means the
@@ -73,8 +78,7 @@ export function makeMaskError(development: boolean, onUnavailable: () => void = 
     const original = error.originalError as (Error & { code?: unknown; extensions?: Record<string, unknown> }) | undefined;
     // Parse and validation errors, and errors GraphQL raised itself, are safe.
     if (!original || original instanceof GraphQLError) return error;
-    // A socket's error (EPIPE, ...) has a code too, but it is no SQLSTATE.
-    const sqlState = typeof original.code === "string" && !("syscall" in original) ? original.code : undefined;
+    const sqlState = sqlStateOf(original);
     const detail = development ? { detail: original.message } : {};
     if (/^timeout exceeded when trying to connect/.test(original.message)) {
       return replace(error, "The server is busy; retry shortly.", { code: "BUSY", ...detail });
@@ -104,10 +108,12 @@ export function makeMaskError(development: boolean, onUnavailable: () => void = 
   };
 }
 
-/** The claims check's refusal (app_private.assert_claims_current, SQLSTATE 28000) among a result's errors, before they are masked. */
+/** An error of a result, before masking, that maskError answers with STALE_TOKEN: the claims check's refusal (app_private.assert_claims_current, SQLSTATE 28000). */
 function isStaleTokenError(error: GraphQLError): boolean {
   const original = error.originalError as (Error & { code?: unknown }) | undefined;
-  return !!original && !(original instanceof GraphQLError) && original.code === "28000" && !("syscall" in original);
+  if (!original || original instanceof GraphQLError) return false;
+  const sqlState = sqlStateOf(original);
+  return sqlState !== undefined && BY_SQLSTATE[sqlState] === STALE_TOKEN;
 }
 
 const STALE_TOKEN_BODY = Buffer.from(JSON.stringify({ errors: [{ message: STALE_TOKEN.message, extensions: { code: STALE_TOKEN.code } }] }));

@@ -9,7 +9,7 @@ import { postgraphile } from "postgraphile";
 import { AuthError, makeAuthenticator, OPERATOR_TENANT_HEADER } from "./auth.ts";
 import type { Config } from "../common/config.ts";
 import { makeAvailability } from "./availability.ts";
-import { makeOperatorCheck, type RequestSummary } from "./operator-check.ts";
+import { makeOperatorCheck, summarize } from "./operator-check.ts";
 import { isUnavailable, sendError, STALE_TOKEN, UNAVAILABLE } from "./errors.ts";
 import { makeExportHandler } from "./export.ts";
 import { makePreset } from "./preset.ts";
@@ -20,19 +20,6 @@ export interface App {
   server: Server;
   /** Stops accepting connections, waits for requests in flight (up to `timeoutMs`), releases the pool. */
   close(timeoutMs?: number): Promise<void>;
-}
-
-/** What an operator's request into a tenant is audited as: the endpoint and the GraphQL operation (its start). */
-function summarize(req: HttpRequest): RequestSummary {
-  const body = (typeof req.body === "string" ? { query: req.body } : (req.body ?? {})) as Record<string, unknown>;
-  return {
-    method: req.method ?? "",
-    path: pathOf(req.url),
-    ...(typeof body.operationName === "string" ? { operationName: body.operationName.slice(0, 200) } : {}),
-    ...(typeof body.query === "string" ? { query: body.query.slice(0, 1000) } : {}),
-    // A trusted document (TRUSTED_DOCUMENTS) is named, not sent.
-    ...(typeof body.documentId === "string" ? { documentId: body.documentId.slice(0, 200) } : {}),
-  };
 }
 
 /** The path of a request's URL, without its query string. */

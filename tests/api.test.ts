@@ -85,11 +85,11 @@ describe("onboarding", () => {
   });
 
   it.each([
-    ["a taken slug", { slug: "acme" }, "TAKEN"],
-    ["an invalid slug", { slug: "Not A Slug" }, "BADSL"],
-    ["an invalid email", { email: "not-an-email" }, "BADEM"],
-    ["a short password", { password: "short" }, "WEAKP"],
-    ["a blank name", { name: " " }, "BADNM"],
+    ["a taken slug", { slug: "acme" }, "SLUG_TAKEN"],
+    ["an invalid slug", { slug: "Not A Slug" }, "INVALID_SLUG"],
+    ["an invalid email", { email: "not-an-email" }, "INVALID_EMAIL"],
+    ["a short password", { password: "short" }, "PASSWORD_TOO_SHORT"],
+    ["a blank name", { name: " " }, "INVALID_NAME"],
   ])("onboarding with %s fails with %s and creates nothing", async (_what, override, code) => {
     const tenantCount = () =>
       withClient(db.ownerUrl, (c) => c.query("select count(*)::int as n from app_public.tenants")).then((r) => r.rows[0].n);
@@ -125,7 +125,7 @@ describe("login", () => {
     const unknownEmail = await api.graphql(LOGIN, { email: "nobody@acme.test", password: world.password });
     for (const { body } of [wrongPassword, unknownEmail]) {
       expect(body.data?.login).toBeNull();
-      expect(body.errors?.[0]).toMatchObject({ message: "Incorrect tenant, email or password.", extensions: { code: "CREDS" } });
+      expect(body.errors?.[0]).toMatchObject({ message: "Incorrect tenant, email or password.", extensions: { code: "INVALID_CREDENTIALS" } });
       expect(JSON.stringify(body)).not.toMatch(/eyJ/); // no token anywhere
     }
   });
@@ -229,7 +229,7 @@ describe("tenant isolation", () => {
       tokenAdminA,
     );
     expect(remove.body.data!.removeUser).toBeNull();
-    expect(remove.body.errors![0].extensions).toMatchObject({ code: "NOUSR" });
+    expect(remove.body.errors![0].extensions).toMatchObject({ code: "USER_NOT_FOUND" });
 
     const b = await api.graphql("{ users { totalCount nodes { name } } }", {}, tokenAdminB);
     expect(b.body.data!.users.totalCount).toBe(2);
@@ -356,7 +356,7 @@ describe("errors", () => {
     expect(denied.body.errors![0].extensions).toEqual({ code: "FORBIDDEN" });
     expect(JSON.stringify(denied.body)).not.toMatch(/app_public|mts_|select |permission denied for|relation|stack/i);
     const creds = await prod.graphql(`mutation { login(input: {tenantSlug: "acme", email: "x@y.z", password: "nope-nope"}) { result { accessToken } } }`);
-    expect(creds.body.errors![0]).toMatchObject({ message: "Incorrect tenant, email or password.", extensions: { code: "CREDS" } });
+    expect(creds.body.errors![0]).toMatchObject({ message: "Incorrect tenant, email or password.", extensions: { code: "INVALID_CREDENTIALS" } });
   });
 
   it("GraphiQL is served in development and not in production", async () => {

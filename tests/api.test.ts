@@ -173,6 +173,18 @@ describe("tenant isolation", () => {
     }
   });
 
+  it("a node id that is not one (garbage, another type's, a key that is no uuid) finds and changes nothing: null, or INVALID_INPUT, never INTERNAL", async () => {
+    const ids = ["garbage", nodeId("User", world.tenants.A.id, world.memberA.id), nodeId("Task", "x", "y"), Buffer.from("[1,2").toString("base64")];
+    for (const id of ids) {
+      for (const query of ["query($id: ID!) { task(id: $id) { rowId } }", "mutation($id: ID!) { updateTask(input: {id: $id, patch: {title: \"x\"}}) { task { rowId } } }"]) {
+        const { body } = await api.graphql(query, { id }, tokenMemberA);
+        const codes = (body.errors ?? []).map((e) => e.extensions?.code);
+        expect(codes.filter((c) => c !== "INVALID_INPUT" && c !== "NOT_FOUND"), `${id} ${query}`).toEqual([]);
+        expect(Object.values(body.data ?? {}).every((v) => v === null || (v as { task?: unknown }).task === null), `${id} ${query}`).toBe(true);
+      }
+    }
+  });
+
   it("enum values are SCREAMING_CASE in the API (the database keeps its lowercase labels)", async () => {
     const values = async (type: string) =>
       (await api.graphql(`{ __type(name: "${type}") { enumValues { name } } }`)).body.data!.__type.enumValues.map((v: { name: string }) => v.name);

@@ -6,14 +6,17 @@ import { createSecretKey, randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import pg from "pg";
 import { postgraphile } from "postgraphile";
+import { grafast } from "postgraphile/grafast";
 import { AuthError, makeAuthenticator, OPERATOR_TENANT_HEADER } from "./auth.ts";
 import type { Config } from "../common/config.ts";
 import { makeAvailability } from "./availability.ts";
+import { makeCors } from "./cors.ts";
 import { makeOperatorCheck, summarize } from "./operator-check.ts";
-import { isUnavailable, sendError, STALE_TOKEN, UNAVAILABLE } from "./errors.ts";
+import { isUnavailable, makeMaskError, sendError, STALE_TOKEN, UNAVAILABLE } from "./errors.ts";
 import { makeExportHandler } from "./export.ts";
 import { makePreset } from "./preset.ts";
 import { makeFairShare } from "./fair-share.ts";
+import { makeRefreshCookieHandlers, REFRESH_COOKIE_PATH, type RunGraphQL } from "./refresh-cookie.ts";
 import { chain, clientAddress, readBody, NodeGrafservWithBody, type ErrorHandler, type Handler, type HttpRequest, type HttpResponse } from "./http.ts";
 
 export interface App {
@@ -149,12 +152,24 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
     ],
     lastResort,
   );
+  if (config.refreshCookie) {
+    // The refresh token in an HttpOnly cookie (server/refresh-cookie.ts), through PostGraphile's own mutations, as anonymous.
+    const run: RunGraphQL = async (req, res, source, variableValues) => {
+      const { schema, resolvedPreset } = await pgl.getSchemaResult();
+      return (await grafast({ schema, source, variableValues, resolvedPreset, requestContext: { node: { req, res } } as Partial<Grafast.RequestContext> })) as Awaited<ReturnType<RunGraphQL>>;
+    };
+    const cookie = makeRefreshCookieHandlers(run, makeMaskError(config.env !== "production", availability.markDown));
+    const perTenantShare = fairShare.graphql;
+    app.post(`${REFRESH_COOKIE_PATH}/refresh`, availability.gate, perTenantShare, (req, res, next) => void cookie.refresh(req, res).catch(next));
+    app.post(`${REFRESH_COOKIE_PATH}/logout`, availability.gate, perTenantShare, (req, res, next) => void cookie.logout(req, res).catch(next));
+  }
   app.get("/export", availability.gate, verifyToken, fairShare.export, checkOperator, makeExportHandler(pool, config.database.contextMode, config.exports, availability.markDown));
   // GraphiQL (development) and its assets.
   app.use((req, res, next) => graphqlHandler(req, res, next));
   app.use((_req, res) => notFound(res));
   app.use(((error, req, res, _next) => lastResort(error, req, res)) as express.ErrorRequestHandler);
 
+  const cors = makeCors(config.cors, config.refreshCookie);
   const server = createServer((req, res) => {
     // Once shutting down, every response closes its connection (also those in
     // flight), so that a client that keeps connections alive (a proxy) cannot
@@ -162,6 +177,8 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
     if (closing) res.setHeader("Connection", "close");
     inFlight.add(res);
     res.once("close", () => inFlight.delete(res));
+    // CORS before everything else: preflights answered, headers on every answer (errors too).
+    if (cors(req, res)) return;
     if (pathOf(req.url) === "/graphql") return graphql(req, res);
     app(req, res);
   });

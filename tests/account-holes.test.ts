@@ -12,7 +12,7 @@ import jwt from "jsonwebtoken";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DEMO_OPERATOR } from "../db/seed.ts";
 import { withClient } from "../db/setup.ts";
-import { startApi, type GraphQLResponse, type TestApi } from "./helpers/api.ts";
+import { nodeId, startApi, type GraphQLResponse, type TestApi } from "./helpers/api.ts";
 import { createTestDatabase, type TestDatabase } from "./helpers/database.ts";
 import { createWorld, type World } from "./helpers/world.ts";
 
@@ -39,8 +39,8 @@ const AUDIT = `query Audit($action: String!) {
   auditEvents(condition: {action: $action}, orderBy: OCCURRED_AT_ASC) {
     totalCount nodes { tenantId action tableName rowKey actorUserId actorOperatorId details } } }`;
 const AUDIT_BY_ACTOR = `query AuditByActor($actor: UUID!) { auditEvents(condition: {actorUserId: $actor}) { totalCount nodes { action } } }`;
-const UPDATE_TASK_TITLE = `mutation UpdateTaskTitle($t: UUID!, $id: UUID!, $title: String!) {
-  updateTask(input: {tenantId: $t, rowId: $id, patch: {title: $title}}) { task { rowId title } } }`;
+const UPDATE_TASK_TITLE = `mutation UpdateTaskTitle($id: ID!, $title: String!) {
+  updateTask(input: {id: $id, patch: {title: $title}}) { task { rowId title } } }`;
 
 const PASSWORD = "password123";
 const NEW_PASSWORD = "another-password-456";
@@ -114,7 +114,7 @@ async function freshTenant(label: string): Promise<Tenant> {
 }
 
 async function invite(adminToken: string, email: string, role: "admin" | "member") {
-  return ok(await gql(INVITE, { email, role }, adminToken)).inviteUser.result as { invitationId: string; token: string };
+  return ok(await gql(INVITE, { email, role: role.toUpperCase() }, adminToken)).inviteUser.result as { invitationId: string; token: string };
 }
 
 /** Invites and accepts: a new user of the tenant with its tokens. */
@@ -126,15 +126,15 @@ async function addUser(tenant: Tenant, localPart: string, role: "admin" | "membe
 }
 
 describe("1. changePassword with a stolen access token", () => {
-  it("five wrong current passwords each get CREDS and an audit event; the sixth attempt, with the right password, gets LOCKD and changes nothing", async () => {
+  it("five wrong current passwords each get INVALID_CREDENTIALS and an audit event; the sixth attempt, with the right password, gets LOGIN_LOCKED and changes nothing", async () => {
     const tenant = await freshTenant("chpw");
     const victim = await addUser(tenant, "victim");
     for (let i = 1; i <= 5; i++) {
-      expectGraphQLError(await gql(CHANGE_PASSWORD, { old: `guess-${i}-wrong`, new: NEW_PASSWORD }, victim.tokens.accessToken), "changePassword", "CREDS");
+      expectGraphQLError(await gql(CHANGE_PASSWORD, { old: `guess-${i}-wrong`, new: NEW_PASSWORD }, victim.tokens.accessToken), "changePassword", "INVALID_CREDENTIALS");
     }
-    expectGraphQLError(await gql(CHANGE_PASSWORD, { old: PASSWORD, new: NEW_PASSWORD }, victim.tokens.accessToken), "changePassword", "LOCKD");
+    expectGraphQLError(await gql(CHANGE_PASSWORD, { old: PASSWORD, new: NEW_PASSWORD }, victim.tokens.accessToken), "changePassword", "LOGIN_LOCKED");
     // The same lock as login's (tenant and email): guessing through login does not restart the count.
-    expectGraphQLError(await gql(LOGIN, { slug: tenant.slug, email: victim.email, password: PASSWORD }), "login", "LOCKD");
+    expectGraphQLError(await gql(LOGIN, { slug: tenant.slug, email: victim.email, password: PASSWORD }), "login", "LOGIN_LOCKED");
 
     const failures = await auditEvents(tenant.admin.accessToken, "password_change_failed");
     expect(failures).toHaveLength(5);
@@ -151,11 +151,11 @@ describe("1. changePassword with a stolen access token", () => {
     const tenant = await freshTenant("chpw-ok");
     const user = await addUser(tenant, "user");
     for (let i = 1; i <= 4; i++) {
-      expectGraphQLError(await gql(CHANGE_PASSWORD, { old: `wrong-${i}-password`, new: NEW_PASSWORD }, user.tokens.accessToken), "changePassword", "CREDS");
+      expectGraphQLError(await gql(CHANGE_PASSWORD, { old: `wrong-${i}-password`, new: NEW_PASSWORD }, user.tokens.accessToken), "changePassword", "INVALID_CREDENTIALS");
     }
     expect(ok(await gql(CHANGE_PASSWORD, { old: PASSWORD, new: NEW_PASSWORD }, user.tokens.accessToken)).changePassword.result).toBe(true);
     for (let i = 1; i <= 4; i++) {
-      expectGraphQLError(await gql(CHANGE_PASSWORD, { old: `wrong-${i}-password`, new: PASSWORD }, user.tokens.accessToken), "changePassword", "CREDS");
+      expectGraphQLError(await gql(CHANGE_PASSWORD, { old: `wrong-${i}-password`, new: PASSWORD }, user.tokens.accessToken), "changePassword", "INVALID_CREDENTIALS");
     }
     expect(ok(await gql(CHANGE_PASSWORD, { old: NEW_PASSWORD, new: PASSWORD }, user.tokens.accessToken)).changePassword.result).toBe(true);
   });
@@ -163,7 +163,7 @@ describe("1. changePassword with a stolen access token", () => {
 
 describe("2. an invitation dies with its inviter's admin rights", () => {
   for (const how of ["removed", "demoted"] as const) {
-    it(`an admin invites a second address of their own as admin and is ${how}: the invitation is revoked and accepting it gets BADIN`, async () => {
+    it(`an admin invites a second address of their own as admin and is ${how}: the invitation is revoked and accepting it gets INVALID_INVITATION`, async () => {
       const tenant = await freshTenant(`inv-${how}`);
       const insider = await addUser(tenant, "insider", "admin");
       const spare = await invite(insider.tokens.accessToken, `spare-of-insider@${tenant.slug}.test`, "admin");
@@ -171,17 +171,17 @@ describe("2. an invitation dies with its inviter's admin rights", () => {
       const othersInvite = await invite(tenant.admin.accessToken, `someone@${tenant.slug}.test`, "member");
 
       if (how === "removed") ok(await gql(REMOVE_USER, { userId: insider.id }, tenant.admin.accessToken));
-      else expect(ok(await gql(SET_ROLE, { userId: insider.id, role: "member" }, tenant.admin.accessToken)).setUserRole.result.role).toBe("member");
+      else expect(ok(await gql(SET_ROLE, { userId: insider.id, role: "MEMBER" }, tenant.admin.accessToken)).setUserRole.result.role).toBe("MEMBER");
 
       const statuses = Object.fromEntries(
         ok(await gql(INVITATIONS, {}, tenant.admin.accessToken)).invitations.nodes.map((i: { rowId: string; status: string }) => [i.rowId, i.status]),
       );
-      expect(statuses[spare.invitationId]).toBe("revoked");
-      expect(statuses[memberInvite.invitationId]).toBe("revoked");
-      expect(statuses[othersInvite.invitationId]).toBe("pending");
+      expect(statuses[spare.invitationId]).toBe("REVOKED");
+      expect(statuses[memberInvite.invitationId]).toBe("REVOKED");
+      expect(statuses[othersInvite.invitationId]).toBe("PENDING");
 
-      expectGraphQLError(await gql(ACCEPT, { token: spare.token, name: "Back door", password: PASSWORD }), "acceptInvitation", "BADIN");
-      expectGraphQLError(await gql(ACCEPT, { token: memberInvite.token, name: "Friend", password: PASSWORD }), "acceptInvitation", "BADIN");
+      expectGraphQLError(await gql(ACCEPT, { token: spare.token, name: "Back door", password: PASSWORD }), "acceptInvitation", "INVALID_INVITATION");
+      expectGraphQLError(await gql(ACCEPT, { token: memberInvite.token, name: "Friend", password: PASSWORD }), "acceptInvitation", "INVALID_INVITATION");
       const revoked = (await auditEvents(tenant.admin.accessToken, "invitation_revoked")).filter((e) => e.rowKey === spare.invitationId);
       expect(revoked).toEqual([
         expect.objectContaining({ actorUserId: tenant.adminId, details: expect.objectContaining({ reason: how === "removed" ? "inviter_removed" : "inviter_demoted" }) }),
@@ -191,7 +191,7 @@ describe("2. an invitation dies with its inviter's admin rights", () => {
     });
   }
 
-  it("acceptance checks the inviter again: an invitation whose inviter is gone (inviter_id null) gets BADIN", async () => {
+  it("acceptance checks the inviter again: an invitation whose inviter is gone (inviter_id null) gets INVALID_INVITATION", async () => {
     const tenant = await freshTenant("inv-null");
     const pending = await invite(tenant.admin.accessToken, `orphan@${tenant.slug}.test`, "admin");
     // Fixture, as the owner: the inviter cleared without the revocation (what an import or a missed path could leave).
@@ -202,7 +202,7 @@ describe("2. an invitation dies with its inviter's admin rights", () => {
       await client.query("commit");
       expect(rowCount).toBe(1);
     });
-    expectGraphQLError(await gql(ACCEPT, { token: pending.token, name: "Orphan", password: PASSWORD }), "acceptInvitation", "BADIN");
+    expectGraphQLError(await gql(ACCEPT, { token: pending.token, name: "Orphan", password: PASSWORD }), "acceptInvitation", "INVALID_INVITATION");
   });
 });
 
@@ -217,7 +217,7 @@ describe("3. the audit actor belongs to the event's tenant", () => {
     expectGraphQLError(
       await gql(LOGIN, { slug: tenantA.slug, email: `admin@${tenantA.slug}.test`, password: "not-the-password" }, tenantB.admin.accessToken),
       "login",
-      "CREDS",
+      "INVALID_CREDENTIALS",
     );
 
     const byB = ok(await gql(AUDIT_BY_ACTOR, { actor: bUser }, tenantA.admin.accessToken)).auditEvents;
@@ -230,7 +230,7 @@ describe("3. the audit actor belongs to the event's tenant", () => {
     const failed = await auditEvents(tenantA.admin.accessToken, "login_failed");
     expect(failed).toEqual([expect.objectContaining({ actorUserId: null })]);
     // In B's own log, B's admin is still the actor of what it does there.
-    ok(await gql(INVITE, { email: `x@${tenantB.slug}.test`, role: "member" }, tenantB.admin.accessToken));
+    ok(await gql(INVITE, { email: `x@${tenantB.slug}.test`, role: "MEMBER" }, tenantB.admin.accessToken));
     expect(ok(await gql(AUDIT_BY_ACTOR, { actor: bUser }, tenantB.admin.accessToken)).auditEvents.totalCount).toBeGreaterThan(0);
   });
 });
@@ -240,7 +240,7 @@ describe("4. the 401 of a stale token is carried, not searched for", () => {
     // A task title (a string: escaped in JSON) ...
     const taskId = world.work.A.taskIds[1];
     const title = `${STALE_BYTES}} and more`;
-    expect(ok(await gql(UPDATE_TASK_TITLE, { t: world.tenants.A.id, id: taskId, title }, tokenAdminA)).updateTask.task.title).toBe(title);
+    expect(ok(await gql(UPDATE_TASK_TITLE, { id: nodeId("Task", world.tenants.A.id, taskId), title }, tokenAdminA)).updateTask.task.title).toBe(title);
     // ... and a JSON value (written unescaped): an audit event whose details are that object, as the owner writes details.
     await withClient(db.ownerUrl, async (client) => {
       await client.query("begin");
@@ -270,7 +270,7 @@ describe("4. the 401 of a stale token is carried, not searched for", () => {
       expect(res.status).toBe(401);
       expect(res.body).toEqual({ errors: [{ message: "The token no longer matches its account or session.", extensions: { code: "INVALID_TOKEN" } }] });
     }
-    expectGraphQLError(await gql(REFRESH, { refreshToken: tokens.refreshToken }), "refresh", "BADRT");
+    expectGraphQLError(await gql(REFRESH, { refreshToken: tokens.refreshToken }), "refresh", "INVALID_REFRESH_TOKEN");
   });
 });
 

@@ -7,10 +7,10 @@
 // (10) the server's heap after a forced full GC and its RSS. Then the
 // hand-written baseline (bench/baseline-server.ts, with the revocation
 // check), alone, under the list part of the load, for its peak RSS beside
-// the API's. Verdict and report: bench/soak-report.ts; SOAK.md and
-// soak.json in BENCH_OUT_DIR (default bench/). Settings: readSoakOptions in
-// bench/options.ts. A memory MISS is a finding; the run fails (exit 1) only
-// when something is broken.
+// the API's. Verdict and report: bench/soak-report.ts; SOAK.md, soak.json
+// and soak.svg (bench/soak-chart.ts) in BENCH_OUT_DIR (default bench/).
+// Settings: readSoakOptions in bench/options.ts. A memory MISS is a finding;
+// the run fails (exit 1) only when something is broken.
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, totalmem } from "node:os";
@@ -21,6 +21,7 @@ import { START_FLAGS, startServer, type ServerProcess } from "./child.ts";
 import { openCluster } from "./cluster.ts";
 import { loadDataset } from "./dataset.ts";
 import { readSoakOptions, SOAK_KINDS, type SoakKind } from "./options.ts";
+import { soakSvg } from "./soak-chart.ts";
 import { emptyStats, runMixedLoad, type LoadPlan, type LoadStats, type Target } from "./soak-load.ts";
 import { FAILURE_LIMIT_PCT, markdownReport, summarizeKind, textReport, verdictOf, type SoakResults, type SoakSample } from "./soak-report.ts";
 import { issueRefreshToken, issueRefreshTokens, signToken, signTokens } from "./tokens.ts";
@@ -248,7 +249,8 @@ try {
   mkdirSync(options.outDir, { recursive: true });
   writeFileSync(join(options.outDir, "soak.json"), `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(join(options.outDir, "SOAK.md"), markdownReport(results));
-  log(`written: ${join(options.outDir, "SOAK.md")}, ${join(options.outDir, "soak.json")}`);
+  writeFileSync(join(options.outDir, "soak.svg"), soakSvg(results));
+  log(`written: ${["SOAK.md", "soak.json", "soak.svg"].map((f) => join(options.outDir, f)).join(", ")}`);
   if (broken.length) process.exitCode = 1;
 } finally {
   await server?.stop();

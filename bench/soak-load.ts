@@ -6,7 +6,7 @@
 // latencies are counted per kind, in total and per sampling interval.
 import { Agent, request } from "node:http";
 import type { SoakKind } from "./options.ts";
-import { checkCreateTask, checkExport, checkList, checkLogin, checkRefresh, checkUpdateTask, SOAK_DOCUMENTS, TASK_STATUSES } from "./soak-requests.ts";
+import { checkCreateTask, checkExport, checkList, checkLogin, checkRefresh, checkUpdateTask, SOAK_DOCUMENTS, TASK_STATUSES, taskNodeId } from "./soak-requests.ts";
 import type { LoginUser } from "./dataset.ts";
 
 const TIMEOUT_MS = 10_000;
@@ -158,7 +158,7 @@ function requests(plan: LoadPlan, agent: Agent): Record<SoakKind, Once> {
       const title = `Soak ${++n}`;
       if (t.taskIds.length && Math.random() < UPDATE_SHARE) {
         const sent = { rowId: pick(t.taskIds), title, status: TASK_STATUSES[n % TASK_STATUSES.length] };
-        const a = await send(agent, graphql, JSON.stringify({ query: SOAK_DOCUMENTS.updateTask, variables: { tenantId: t.tenantId, ...sent } }), token);
+        const a = await send(agent, graphql, JSON.stringify({ query: SOAK_DOCUMENTS.updateTask, variables: { id: taskNodeId(t.tenantId, sent.rowId), title: sent.title, status: sent.status } }), token);
         return checkUpdateTask(a.status, a.body, sent);
       }
       const a = await send(agent, graphql, JSON.stringify({ query: SOAK_DOCUMENTS.createTask, variables: { projectId: t.projectId, title } }), token);

@@ -11,16 +11,21 @@ export const SOAK_DOCUMENTS = {
   list: GRAPHQL_LIST_QUERY,
   createTask:
     "mutation SoakCreateTask($projectId: UUID!, $title: String!) { createTask(input: {task: {projectId: $projectId, title: $title}}) { task { rowId title } } }",
-  /** Tasks are keyed by (tenantId, rowId). */
+  /** A task by its node id: base64 of ["Task", tenantId, rowId] (taskNodeId). */
   updateTask:
-    "mutation SoakUpdateTask($tenantId: UUID!, $rowId: UUID!, $title: String!, $status: TaskStatus!) { updateTask(input: {tenantId: $tenantId, rowId: $rowId, patch: {title: $title, status: $status}}) { task { rowId title status } } }",
+    "mutation SoakUpdateTask($id: ID!, $title: String!, $status: TaskStatus!) { updateTask(input: {id: $id, patch: {title: $title, status: $status}}) { task { rowId title status } } }",
   login:
     "mutation SoakLogin($slug: String!, $email: String!, $password: String!) { login(input: {tenantSlug: $slug, email: $email, password: $password}) { result { accessToken refreshToken } } }",
   refresh: REFRESH_MUTATION,
 } as const;
 
 /** Values of the TaskStatus enum the updates cycle through. */
-export const TASK_STATUSES = ["todo", "in_progress", "done"] as const;
+export const TASK_STATUSES = ["TODO", "IN_PROGRESS", "DONE"] as const;
+
+/** The node id the API gives a task. */
+export function taskNodeId(tenantId: string, rowId: string): string {
+  return Buffer.from(JSON.stringify(["Task", tenantId, rowId])).toString("base64");
+}
 
 const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -29,6 +29,9 @@ export default interface Users {
 
   /** When the user was created. */
   created_at: Date;
+
+  /** When the user proved they receive mail at their email address (verify_email, reset_password, or accepting an invitation sent there); null while unproven. Set only by those functions. */
+  email_verified_at: Date | null;
 }
 
 /**
@@ -65,6 +68,9 @@ export interface UsersInitializer {
    * Default value: now()
    */
   created_at?: Date;
+
+  /** When the user proved they receive mail at their email address (verify_email, reset_password, or accepting an invitation sent there); null while unproven. Set only by those functions. */
+  email_verified_at?: Date | null;
 }
 
 /**
@@ -89,4 +95,7 @@ export interface UsersMutator {
 
   /** When the user was created. */
   created_at?: Date;
+
+  /** When the user proved they receive mail at their email address (verify_email, reset_password, or accepting an invitation sent there); null while unproven. Set only by those functions. */
+  email_verified_at?: Date | null;
 }

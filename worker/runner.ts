@@ -2,7 +2,7 @@
 // tables, which no request role may read), with the task list and crontab
 // of worker/tasks.ts. `npm start` runs it in its own process (WORKER=inline);
 // `npm run worker` (bin/worker.ts) runs it alone.
-import { Logger, run, type Runner } from "graphile-worker";
+import { Logger, makeWorkerUtils, run, type Runner } from "graphile-worker";
 import type { Config } from "../common/config.ts";
 import { makeMailer } from "./mailer.ts";
 import { CRONTAB, makeTaskList } from "./tasks.ts";
@@ -24,6 +24,14 @@ export async function startWorker(
   { log = console.log, pollInterval }: { log?: (message: string) => void; pollInterval?: number } = {},
 ): Promise<Worker> {
   const mailer = makeMailer(config.mail, log);
+  const cleanupJobs = async () => {
+    const utils = await makeWorkerUtils({ connectionString: ownerUrl, logger: quietLogger(log) });
+    try {
+      await utils.cleanup({ tasks: ["DELETE_PERMAFAILED_JOBS", "GC_JOB_QUEUES"] });
+    } finally {
+      await utils.release();
+    }
+  };
   const runner = await run({
     connectionString: ownerUrl,
     concurrency: config.worker.concurrency,
@@ -31,7 +39,7 @@ export async function startWorker(
     noHandleSignals: true,
     pollInterval,
     logger: quietLogger(log),
-    taskList: makeTaskList(config, mailer, log),
+    taskList: makeTaskList(config, mailer, cleanupJobs, log),
     crontab: CRONTAB,
   });
   return {

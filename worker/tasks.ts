@@ -8,7 +8,8 @@
 // - maintenance (crontab, daily at 03:00 UTC): ended sessions
 //   (app_private.prune_sessions), used or expired account tokens, long-ended
 //   invitations and, with AUDIT_RETENTION, old audit events
-//   (app_private.prune_account_data).
+//   (app_private.prune_account_data); then jobs that failed for good (their
+//   errors were logged on each attempt; they may hold tokens, long expired).
 import type { Task, TaskList } from "graphile-worker";
 import type { Config } from "../common/config.ts";
 import { renderEmail } from "./emails.ts";
@@ -17,7 +18,10 @@ import type { Mailer } from "./mailer.ts";
 /** graphile-worker's crontab: minute hour day month weekday task. */
 export const CRONTAB = "0 3 * * * maintenance";
 
-export function makeTaskList(config: Config, mailer: Mailer, log: (message: string) => void = console.log): TaskList {
+/** Deletes jobs that exhausted their attempts (graphile-worker's cleanup). */
+export type JobQueueCleanup = () => Promise<void>;
+
+export function makeTaskList(config: Config, mailer: Mailer, cleanupJobs: JobQueueCleanup, log: (message: string) => void = console.log): TaskList {
   const sendEmail: Task = async (payload) => {
     await mailer.send(renderEmail(payload, config.mail.publicUrl));
   };
@@ -33,6 +37,7 @@ export function makeTaskList(config: Config, mailer: Mailer, log: (message: stri
         [config.worker.auditRetention ?? null],
       ),
     );
+    await cleanupJobs();
     log(`[worker] maintenance: pruned ${r.sessions} sessions, ${r.data.account_tokens} account tokens, ${r.data.invitations} invitations, ${r.data.audit_events} audit events (audit retention: ${config.worker.auditRetention ?? "forever"})`);
   };
   return { send_email: sendEmail, forgot_password: forgotPassword, maintenance };

@@ -132,6 +132,27 @@ describe("forgot password, then reset", () => {
   });
 });
 
+describe("a user without a password (as tenant:import leaves them)", () => {
+  it("cannot log in, and sets a password through forgotPassword and the emailed link", async () => {
+    const { email } = world.adminB;
+    const slug = world.tenants.B.slug;
+    await withClient(db.ownerUrl, async (c) => {
+      await c.query("begin");
+      await c.query("select set_config('jwt.claims.tenant_id', $1, true)", [world.tenants.B.id]);
+      const { rowCount } = await c.query("delete from app_private.user_secrets where user_id = $1", [world.adminB.id]);
+      expect(rowCount).toBe(1);
+      await c.query("commit");
+    });
+    await expect(api.login(slug, email, world.password)).rejects.toThrow(/CREDS/);
+    const already = smtp.to(email).length;
+    await api.graphql(FORGOT, { slug, email });
+    await smtp.waitFor(() => smtp.to(email).length === already + 1);
+    const token = tokenOf(smtp.to(email).at(-1)!.link);
+    expect((await api.graphql(RESET, { token, password: "imported-password" })).body).toEqual({ data: { resetPassword: { result: true } } });
+    await api.login(slug, email, "imported-password");
+  });
+});
+
 describe("email verification", () => {
   it("sends the current user a link that verifies their email once; admins see who is verified", async () => {
     const { email } = world.adminA;

@@ -17,6 +17,7 @@
 // have typed another tenant's ids; the hash lets a copy kept elsewhere (a
 // proxy's log) be matched against the event.
 import type { HttpRequest } from "./http.ts";
+import { documentIdOf } from "./trusted-documents.ts";
 import { createHash } from "node:crypto";
 import type pg from "pg";
 import type { PgSettings } from "./auth.ts";
@@ -46,6 +47,7 @@ const sha256 = (text: string) => createHash("sha256").update(text, "utf8").diges
 export function summarize(req: HttpRequest): RequestSummary {
   const body = (typeof req.body === "string" ? { query: req.body } : (req.body ?? {})) as Record<string, unknown>;
   const query = typeof body.query === "string" ? body.query : undefined;
+  const documentId = documentIdOf(body as Parameters<typeof documentIdOf>[0]);
   const variables = body.variables != null ? JSON.stringify(body.variables) : undefined;
   return {
     method: req.method ?? "",
@@ -56,7 +58,8 @@ export function summarize(req: HttpRequest): RequestSummary {
       : {}),
     ...(variables !== undefined ? { variablesSha256: sha256(variables), variablesBytes: Buffer.byteLength(variables, "utf8") } : {}),
     // A trusted document (TRUSTED_DOCUMENTS) is named, not sent.
-    ...(typeof body.documentId === "string" ? { documentId: body.documentId } : {}),
+    // (by any of the names the trusted-documents check accepts: documentId, id, extensions.persistedQuery.sha256Hash)
+    ...(documentId !== undefined ? { documentId } : {}),
   };
 }
 

@@ -296,4 +296,21 @@ describe("5. an operator's request is audited whole", () => {
     expect(event.details.variablesBytes).toBe(Buffer.byteLength(sentVariables, "utf8"));
     expect(JSON.stringify(event.details)).not.toContain(world.memberA.id);
   });
+
+  it.each([
+    ["documentId", (id: string) => ({ documentId: id })],
+    ["id", (id: string) => ({ id })],
+    ["extensions.persistedQuery.sha256Hash", (id: string) => ({ extensions: { persistedQuery: { version: 1, sha256Hash: id } } })],
+  ])("an operator's request naming a document by %s is audited with that document's id", async (_, naming) => {
+    const operatorToken = ok(await gql(OPERATOR_LOGIN, { email: DEMO_OPERATOR.email, password: world.password })).operatorLogin.result.accessToken;
+    const documentId = `doc-${randomBytes(4).toString("hex")}`;
+    // Trusted documents are off here: the request itself fails, but its audit row is written before it runs.
+    await fetch(`${api.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${operatorToken}`, "x-operator-tenant": world.tenants.A.id },
+      body: JSON.stringify(naming(documentId)),
+    });
+    const events = await auditEvents(tokenAdminA, "operator_access");
+    expect(events.filter((e: { details: { documentId?: string } }) => e.details.documentId === documentId)).toHaveLength(1);
+  });
 });

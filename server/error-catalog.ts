@@ -51,12 +51,12 @@ export const SERVER_ERROR_CODES: Readonly<Record<string, ServerErrorCode>> = {
   TOO_MANY_CALLS: {
     status: "400",
     meaning: "A request calls a rate-limited mutation more than once.",
-    raisedBy: "`login`, `operatorLogin`, `acceptInvitation`, `createTenant` (server/rate-limit.ts)",
+    raisedBy: "every mutation whose function is tagged `@rateLimit` (server/rate-limit.ts): `login`, `operatorLogin`, `changePassword`, `acceptInvitation`, `createTenant`, `forgotPassword`, `resetPassword`, `sendVerificationEmail`, `verifyEmail`",
   },
   RATE_LIMITED: {
     status: "429, `Retry-After`",
     meaning: "Too many calls of a rate-limited mutation from one address, or the tenant is over its rate.",
-    raisedBy: "`login`, `operatorLogin`, `acceptInvitation`, `createTenant`; any request of a tenant over its rate",
+    raisedBy: "every mutation tagged `@rateLimit` (as for `TOO_MANY_CALLS`); any request of a tenant over its rate",
   },
   TENANT_BUSY: { status: "429, `Retry-After`", meaning: "The tenant already runs its share of requests or of rows in flight.", raisedBy: "any request (server/fair-share.ts, server/request-budget.ts)" },
   TOO_MANY_EXPORTS: { status: "429, `Retry-After`", meaning: "The tenant's or the server's exports are all running.", raisedBy: "`GET /export`" },
@@ -68,7 +68,7 @@ export const SERVER_ERROR_CODES: Readonly<Record<string, ServerErrorCode>> = {
   GRAPHQL_PARSE_FAILED: { status: "400 (200 for clients accepting only `application/json`)", meaning: "The document is not GraphQL.", raisedBy: "`POST /graphql`" },
   GRAPHQL_VALIDATION_FAILED: { status: "400 (200 for clients accepting only `application/json`)", meaning: "The document is not valid against the schema.", raisedBy: "`POST /graphql`" },
   METHOD_NOT_ALLOWED: { status: "405", meaning: "`/graphql` takes POST.", raisedBy: "`/graphql`" },
-  UNSUPPORTED_MEDIA_TYPE: { status: "415 (406)", meaning: "The body must be JSON (or `application/graphql` for `/graphql`).", raisedBy: "`/graphql`, `/auth/*`" },
+  UNSUPPORTED_MEDIA_TYPE: { status: "415 (406)", meaning: "The body must be JSON (or `application/graphql` for `/graphql`), not compressed.", raisedBy: "`/graphql`, `/auth/*`" },
   TOO_LARGE: { status: "413", meaning: "The body is over 100 kB.", raisedBy: "`POST /graphql`" },
   BAD_REQUEST: { status: "400", meaning: "The body is not valid JSON, or not what the endpoint takes.", raisedBy: "`POST /graphql`, `/auth/*`" },
   CORS_ORIGIN_NOT_ALLOWED: { status: "403", meaning: "A browser's preflight from an origin not in `CORS_ORIGINS`.", raisedBy: "`OPTIONS` preflights (server/cors.ts)" },

@@ -8,8 +8,10 @@ import { PostGraphileConnectionFilterPreset } from "postgraphile-plugin-connecti
 import { ANONYMOUS_SETTINGS, type PgSettings } from "./auth.ts";
 import type { Config } from "../common/config.ts";
 import { DomainsAsBaseTypesPlugin } from "./domain-types.ts";
+import { EnumValuesPlugin } from "./enum-values.ts";
 import { ErrorCodesPlugin, makeMaskError, StaleTokenStatusPlugin } from "./errors.ts";
 import { makeLimitsPlugin } from "./limits.ts";
+import { NodeIdLookupsPlugin } from "./node-ids.ts";
 import { NullResultErrorsPlugin } from "./null-result-errors.ts";
 import { makePaginationPlugin } from "./pagination.ts";
 import { makeRateLimitPlugin } from "./rate-limit.ts";
@@ -51,6 +53,8 @@ export function makePreset(
       StaleTokenStatusPlugin,
       ErrorCodesPlugin,
       DomainsAsBaseTypesPlugin,
+      EnumValuesPlugin,
+      NodeIdLookupsPlugin,
       SingleShardPlugin,
     ],
     pgServices: [
@@ -69,6 +73,9 @@ export function makePreset(
       pgJwtTypes: "app_public.jwt_token",
     },
     schema: {
+      // Node IDs name rows (server/node-ids.ts): the Node ID lookups and
+      // mutations get the plain names (`task`, `updateTask`).
+      pgShortPk: false,
       pgJwtSecret: jwtKey,
       pgJwtSignOptions: {
         algorithm: "HS256",

@@ -4,7 +4,7 @@ import jwt from "jsonwebtoken";
 import { beforeAll, describe, expect, it } from "vitest";
 import { withClient, withDatabase } from "../db/setup.ts";
 import { ROLES } from "../common/roles.ts";
-import { startApi, type TestApi } from "./helpers/api.ts";
+import { nodeId, startApi, type TestApi } from "./helpers/api.ts";
 import { createTestDatabase, type TestDatabase } from "./helpers/database.ts";
 import { createWorld, type World } from "./helpers/world.ts";
 
@@ -77,7 +77,7 @@ describe("onboarding", () => {
 
     const me = await api.graphql(WHO_AM_I, {}, token);
     expect(me.body.data).toEqual({
-      currentUser: { email: "peter@initech.test", role: "admin", tenantId: claims.tenant_id },
+      currentUser: { email: "peter@initech.test", role: "ADMIN", tenantId: claims.tenant_id },
       currentTenant: { slug: "initech" },
     });
     const users = await api.graphql(USERS, {}, token);
@@ -146,19 +146,43 @@ describe("tenant isolation", () => {
     expect(body.data!.tenants.nodes).toEqual([{ slug: "acme" }]);
   });
 
-  it("a member of A gets null for B's user by key and by node id", async () => {
-    const byKey = await api.graphql(
-      "query($t: UUID!, $id: UUID!) { user(tenantId: $t, rowId: $id) { email } }",
-      { t: world.tenants.B.id, id: world.memberB.id },
-      tokenMemberA,
-    );
-    expect(byKey.body.errors).toBeUndefined();
-    expect(byKey.body.data!.user).toBeNull();
-
+  it("a member of A gets null for B's user by node id (user(id:) and node(id:)), and their own by the same means", async () => {
     const fromB = await api.graphql("{ currentUser { id } }", {}, tokenAdminB);
-    const nodeId = fromB.body.data!.currentUser.id;
-    const byNode = await api.graphql("query($id: ID!) { node(id: $id) { id } }", { id: nodeId }, tokenMemberA);
-    expect(byNode.body.data!.node).toBeNull();
+    const foreignId = fromB.body.data!.currentUser.id;
+    // The tests' nodeId() builds what the API gives.
+    expect(foreignId).toBe(nodeId("User", world.tenants.B.id, world.adminB.id));
+    for (const query of ["query($id: ID!) { user(id: $id) { email } }", "query($id: ID!) { node(id: $id) { id } }"]) {
+      const foreign = await api.graphql(query, { id: foreignId }, tokenMemberA);
+      expect(foreign.body.errors, query).toBeUndefined();
+      expect(Object.values(foreign.body.data!), query).toEqual([null]);
+    }
+    const own = await api.graphql("query($id: ID!) { user(id: $id) { email } }", { id: nodeId("User", world.tenants.A.id, world.memberA.id) }, tokenMemberA);
+    expect(own.body.data!.user).toEqual({ email: world.memberA.email });
+  });
+
+  it("single rows are named by node id only: the composite-key lookups and mutations are not in the API", async () => {
+    const fields = async (type: string) =>
+      (await api.graphql(`{ __type(name: "${type}") { fields { name args { name } } } }`)).body.data!.__type.fields as { name: string; args: { name: string }[] }[];
+    const query = await fields("Query");
+    const mutation = await fields("Mutation");
+    const names = [...query, ...mutation].map((f) => f.name);
+    expect(names.filter((n) => /By(TenantId|RowId|Id\b)|ById$/.test(n))).toEqual([]);
+    expect(names).toEqual(expect.arrayContaining(["task", "user", "tenantBySlug", "updateTask", "deleteTask", "updateUser", "updateTenant"]));
+    for (const name of ["task", "user", "project", "comment", "invitation", "tenant", "auditEvent"]) {
+      expect(query.find((f) => f.name === name)?.args.map((a) => a.name), name).toEqual(["id"]);
+    }
+  });
+
+  it("enum values are SCREAMING_CASE in the API (the database keeps its lowercase labels)", async () => {
+    const values = async (type: string) =>
+      (await api.graphql(`{ __type(name: "${type}") { enumValues { name } } }`)).body.data!.__type.enumValues.map((v: { name: string }) => v.name);
+    expect(await values("TaskStatus")).toEqual(["TODO", "IN_PROGRESS", "DONE"]);
+    expect(await values("UserRole")).toEqual(["ADMIN", "MEMBER"]);
+    expect(await values("InvitationStatus")).toEqual(["PENDING", "ACCEPTED", "REVOKED", "EXPIRED"]);
+    const { rows } = await withClient(withDatabase(db.rootUrl, db.name), (c) => c.query("select distinct role::text from app_public.users order by 1"));
+    expect(rows.map((r) => r.role)).toEqual(["admin", "member"]);
+    const me = await api.graphql("{ currentUser { role } }", {}, tokenMemberA);
+    expect(me.body.data!.currentUser.role).toBe("MEMBER");
   });
 
   it("users join only by invitation: the API has no createUser or deleteUser", async () => {
@@ -170,10 +194,10 @@ describe("tenant isolation", () => {
   });
 
   it("the API does not accept tenant_id, id, email or role in a user's patch", async () => {
-    for (const field of ["tenantId: $v", "rowId: $v", "email: \"x@acme.test\"", "role: admin"]) {
+    for (const field of ["tenantId: $v", "rowId: $v", "email: \"x@acme.test\"", "role: ADMIN"]) {
       const { body } = await api.graphql(
-        `mutation($t: UUID!, $id: UUID!, $v: UUID!) { updateUser(input: {tenantId: $t, rowId: $id, patch: {${field}}}) { user { tenantId } } }`,
-        { t: world.tenants.A.id, id: world.memberA.id, v: world.tenants.B.id },
+        `mutation($id: ID!, $v: UUID!) { updateUser(input: {id: $id, patch: {${field}}}) { user { tenantId } } }`,
+        { id: nodeId("User", world.tenants.A.id, world.memberA.id), v: world.tenants.B.id },
         tokenAdminA,
       );
       expect(body.data ?? null, field).toBeNull();
@@ -183,7 +207,7 @@ describe("tenant isolation", () => {
 
   it("a member of A cannot invite users", async () => {
     const { body } = await api.graphql(
-      `mutation { inviteUser(input: {email: "sneaky@acme.test", role: member}) { result { token } } }`,
+      `mutation { inviteUser(input: {email: "sneaky@acme.test", role: MEMBER}) { result { token } } }`,
       {},
       tokenMemberA,
     );
@@ -193,8 +217,8 @@ describe("tenant isolation", () => {
 
   it("an admin of A can neither rename nor delete B's users, and B's users are unchanged", async () => {
     const rename = await api.graphql(
-      `mutation($t: UUID!, $id: UUID!) { updateUser(input: {tenantId: $t, rowId: $id, patch: {name: "Pwned"}}) { user { name } } }`,
-      { t: world.tenants.B.id, id: world.memberB.id },
+      `mutation($id: ID!) { updateUser(input: {id: $id, patch: {name: "Pwned"}}) { user { name } } }`,
+      { id: nodeId("User", world.tenants.B.id, world.memberB.id) },
       tokenAdminA,
     );
     // PostGraphile answers an update that matched no visible row with a null record.
@@ -302,12 +326,12 @@ describe("tokens checked against the database on every request", () => {
     const removed = await api.graphql(`mutation($id: UUID!) { removeUser(input: {userId: $id}) { result } }`, { id: ids.leaving }, ownerToken);
     expect(removed.body).toEqual({ data: { removeUser: { result: true } } });
     const changed = await api.graphql(
-      `mutation($id: UUID!) { setUserRole(input: {userId: $id, role: member}) { result { role } } }`,
+      `mutation($id: UUID!) { setUserRole(input: {userId: $id, role: MEMBER}) { result { role } } }`,
       { id: ids.demoted },
       ownerToken,
     );
     expect(changed.body.errors).toBeUndefined();
-    expect(changed.body.data!.setUserRole.result).toEqual({ role: "member" });
+    expect(changed.body.data!.setUserRole.result).toEqual({ role: "MEMBER" });
 
     await expectRefused(leaving);
     await expectRefused(demoted);

@@ -90,7 +90,7 @@ describe("the domain through the API", () => {
 
   it("filters on common fields and orders the result", async () => {
     const { body } = await api.graphql(
-      `{ tasks(filter: {status: {notEqualTo: done}}, orderBy: TITLE_DESC) { nodes { title status } } }`,
+      `{ tasks(filter: {status: {notEqualTo: DONE}}, orderBy: TITLE_DESC) { nodes { title status } } }`,
       {},
       tokenMemberA,
     );
@@ -98,7 +98,7 @@ describe("the domain through the API", () => {
     const titles = body.data!.tasks.nodes.map((t: { title: string }) => t.title);
     expect(titles).toEqual([...titles].sort().reverse());
     expect(titles).toHaveLength(2);
-    for (const t of body.data!.tasks.nodes) expect(t.status).not.toBe("done");
+    for (const t of body.data!.tasks.nodes) expect(t.status).not.toBe("DONE");
   });
 
   it("a filter naming another tenant's user finds nothing", async () => {
@@ -118,7 +118,7 @@ describe("the domain through the API", () => {
     );
     expect(created.body.errors).toBeUndefined();
     const task = created.body.data!.createTask.task;
-    expect(task).toMatchObject({ tenantId: world.tenants.B.id, status: "todo" });
+    expect(task).toMatchObject({ tenantId: world.tenants.B.id, status: "TODO" });
     const commented = await api.graphql(
       `mutation($t: UUID!) { createComment(input: {comment: {taskId: $t, body: "Done soon"}}) { comment { author { email } tenantId } } }`,
       { t: task.rowId },

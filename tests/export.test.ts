@@ -29,7 +29,7 @@ beforeAll(async () => {
   api = await startApi(db);
   tokenAdminA = await api.login(world.tenants.A.slug, world.adminA.email, world.password);
   // So that every tenant table has a row of A (the demo data has no invitation).
-  const invited = await api.graphql(`mutation { inviteUser(input: {email: "new.hire@acme.test", role: member}) { result { token } } }`, {}, tokenAdminA);
+  const invited = await api.graphql(`mutation { inviteUser(input: {email: "new.hire@acme.test", role: MEMBER}) { result { token } } }`, {}, tokenAdminA);
   expect(invited.body.errors).toBeUndefined();
 });
 

@@ -14,7 +14,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { ROOT_DIR } from "../db/migrate.ts";
 import { DEMO_OPERATOR } from "../db/seed.ts";
 import { withClient } from "../db/setup.ts";
-import { startApi, type GraphQLResponse, type TestApi } from "./helpers/api.ts";
+import { nodeId, startApi, type GraphQLResponse, type TestApi } from "./helpers/api.ts";
 import { createTestDatabase, type TestDatabase } from "./helpers/database.ts";
 import { createWorld, type World } from "./helpers/world.ts";
 
@@ -35,7 +35,7 @@ const ACCEPT = `mutation Accept($token: String!, $name: String!, $password: Stri
   acceptInvitation(input: {token: $token, name: $name, password: $password}) { ${TOKENS} } }`;
 const REVOKE_INVITATION = `mutation RevokeInvitation($id: UUID!) { revokeInvitation(input: {invitationId: $id}) { result { rowId status } } }`;
 const INVITATIONS = "{ invitations(orderBy: CREATED_AT_ASC) { totalCount nodes { rowId tenantId email role status inviterId acceptedUserId } } }";
-const INVITATION = "query Invitation($t: UUID!, $id: UUID!) { invitation(tenantId: $t, rowId: $id) { rowId } }";
+const INVITATION = "query Invitation($id: ID!) { invitation(id: $id) { rowId } }";
 const SET_ROLE = `mutation SetRole($userId: UUID!, $role: UserRole!) { setUserRole(input: {userId: $userId, role: $role}) { result { rowId role } } }`;
 const REMOVE_USER = `mutation RemoveUser($userId: UUID!) { removeUser(input: {userId: $userId}) { result } }`;
 const CHANGE_PASSWORD = `mutation ChangePassword($old: String!, $new: String!) {
@@ -45,13 +45,13 @@ const OPERATOR_LOGIN = `mutation OperatorLogin($email: String!, $password: Strin
 const ME = "{ currentUser { rowId email name role tenantId } }";
 const USERS = "{ users(orderBy: EMAIL_ASC) { totalCount nodes { rowId email role tenantId } } }";
 const TASKS = "{ tasks(orderBy: PRIMARY_KEY_ASC) { totalCount nodes { rowId tenantId title } } }";
-const TASK = "query Task($t: UUID!, $id: UUID!) { task(tenantId: $t, rowId: $id) { rowId } }";
+const TASK = "query Task($id: ID!) { task(id: $id) { rowId } }";
 const TENANTS = "{ tenants { totalCount nodes { rowId slug } } }";
 const AUDIT = `query Audit($action: String!) {
   auditEvents(condition: {action: $action}, orderBy: OCCURRED_AT_ASC) {
     totalCount nodes { tenantId action tableName rowKey changedColumns actorUserId actorOperatorId details } } }`;
-const UPDATE_TASK_TITLE = `mutation UpdateTaskTitle($t: UUID!, $id: UUID!, $title: String!) {
-  updateTask(input: {tenantId: $t, rowId: $id, patch: {title: $title}}) { task { rowId title } } }`;
+const UPDATE_TASK_TITLE = `mutation UpdateTaskTitle($id: ID!, $title: String!) {
+  updateTask(input: {id: $id, patch: {title: $title}}) { task { rowId title } } }`;
 
 // ---------------------------------------------------------------------------
 // Local helpers
@@ -195,7 +195,7 @@ async function freshTenant(label: string): Promise<Tenant> {
 /** A user added to the tenant the documented way: its admin invites, the invitee accepts. */
 async function addUser(tenant: Tenant, localPart: string, role: "admin" | "member" = "member"): Promise<Member> {
   const email = `${localPart}@${tenant.slug}.test`;
-  const invitation = ok(await gql(INVITE, { email, role }, { token: tenant.admin.accessToken })).inviteUser.result;
+  const invitation = ok(await gql(INVITE, { email, role: role.toUpperCase() }, { token: tenant.admin.accessToken })).inviteUser.result;
   const tokens: Tokens = ok(await gql(ACCEPT, { token: invitation.token, name: localPart, password: PASSWORD })).acceptInvitation.result;
   return { id: claimsOf(tokens.accessToken).user_id, email, tokens };
 }
@@ -231,7 +231,7 @@ const madeUpToken = (tenantId: string) => `${tenantId}.${randomBytes(32).toStrin
 describe("invitations", () => {
   it("an admin invites a member: the token is shown once, the invitation lists as pending without it, and accepting creates a working user of that tenant only", async () => {
     const email = "carol@acme.test";
-    const invited = ok(await gql(INVITE, { email, role: "member" }, { token: tokenAdminA })).inviteUser.result;
+    const invited = ok(await gql(INVITE, { email, role: "MEMBER" }, { token: tokenAdminA })).inviteUser.result;
     expect(invited.invitationId).toMatch(/^[0-9a-f-]{36}$/);
     expect(invited.token).toMatch(new RegExp(`^${world.tenants.A.id}\\.[A-Za-z0-9_-]{43}$`));
     const days = (Date.parse(invited.expiresAt) - Date.now()) / 86_400_000;
@@ -245,8 +245,8 @@ describe("invitations", () => {
         rowId: invited.invitationId,
         tenantId: world.tenants.A.id,
         email,
-        role: "member",
-        status: "pending",
+        role: "MEMBER",
+        status: "PENDING",
         inviterId: world.adminA.id,
         acceptedUserId: null,
       },
@@ -273,7 +273,7 @@ describe("invitations", () => {
     expect(typeof tokens.accessToken).toBe("string");
     expect(tokens.refreshToken).toMatch(new RegExp(`^${world.tenants.A.id}\\.[A-Za-z0-9_-]{43}$`));
     const carol = await me(tokens.accessToken);
-    expect(carol).toMatchObject({ email, name: "Carol", role: "member", tenantId: world.tenants.A.id });
+    expect(carol).toMatchObject({ email, name: "Carol", role: "MEMBER", tenantId: world.tenants.A.id });
     expect(claimsOf(tokens.accessToken)).toMatchObject({ role: "member", user_id: carol.rowId, tenant_id: world.tenants.A.id });
 
     // Carol sees acme's tasks, and nothing of globex.
@@ -282,7 +282,7 @@ describe("invitations", () => {
     expect(seen.totalCount).toBe(acmeTasks.totalCount);
     expect(seen.totalCount).toBe(world.work.A.taskIds.length);
     expect(seen.nodes.every((t: { tenantId: string }) => t.tenantId === world.tenants.A.id)).toBe(true);
-    expect(ok(await gql(TASK, { t: world.tenants.B.id, id: world.work.B.taskIds[0] }, { token: tokens.accessToken })).task).toBeNull();
+    expect(ok(await gql(TASK, { id: nodeId("Task", world.tenants.B.id, world.work.B.taskIds[0]) }, { token: tokens.accessToken })).task).toBeNull();
     expect(ok(await gql(TENANTS, {}, { token: tokens.accessToken })).tenants.nodes).toEqual([
       { rowId: world.tenants.A.id, slug: world.tenants.A.slug },
     ]);
@@ -291,7 +291,7 @@ describe("invitations", () => {
 
     const after = ok(await gql(INVITATIONS, {}, { token: tokenAdminA })).invitations.nodes;
     expect(after.find((i: { rowId: string }) => i.rowId === invited.invitationId)).toMatchObject({
-      status: "accepted",
+      status: "ACCEPTED",
       acceptedUserId: carol.rowId,
     });
     const accepted = (await auditEvents(tokenAdminA, "invitation_accepted")).filter((e) => e.rowKey === invited.invitationId);
@@ -308,14 +308,14 @@ describe("invitations", () => {
   it("a revoked, an expired or a made-up invitation token gets BADIN and creates no user", async () => {
     const usersBefore = ok(await gql(USERS, {}, { token: tokenAdminA })).users.totalCount;
 
-    const revoked = ok(await gql(INVITE, { email: "dave@acme.test", role: "member" }, { token: tokenAdminA })).inviteUser.result;
+    const revoked = ok(await gql(INVITE, { email: "dave@acme.test", role: "MEMBER" }, { token: tokenAdminA })).inviteUser.result;
     const revocation = ok(await gql(REVOKE_INVITATION, { id: revoked.invitationId }, { token: tokenAdminA }));
-    expect(revocation.revokeInvitation.result).toEqual({ rowId: revoked.invitationId, status: "revoked" });
+    expect(revocation.revokeInvitation.result).toEqual({ rowId: revoked.invitationId, status: "REVOKED" });
     expectGraphQLError(await gql(ACCEPT, { token: revoked.token, name: "Dave", password: PASSWORD }), "acceptInvitation", "BADIN");
     const revokedEvents = (await auditEvents(tokenAdminA, "invitation_revoked")).filter((e) => e.rowKey === revoked.invitationId);
     expect(revokedEvents).toHaveLength(1);
 
-    const expired = ok(await gql(INVITE, { email: "erin@acme.test", role: "admin" }, { token: tokenAdminA })).inviteUser.result;
+    const expired = ok(await gql(INVITE, { email: "erin@acme.test", role: "ADMIN" }, { token: tokenAdminA })).inviteUser.result;
     await expireInvitation(world.tenants.A.id, expired.invitationId);
     expectGraphQLError(await gql(ACCEPT, { token: expired.token, name: "Erin", password: PASSWORD }), "acceptInvitation", "BADIN");
     // An expired invitation is no longer pending: it cannot be revoked either.
@@ -323,8 +323,8 @@ describe("invitations", () => {
 
     const statuses = ok(await gql(INVITATIONS, {}, { token: tokenAdminA })).invitations.nodes;
     const statusOf = (id: string) => statuses.find((i: { rowId: string }) => i.rowId === id).status;
-    expect(statusOf(revoked.invitationId)).toBe("revoked");
-    expect(statusOf(expired.invitationId)).toBe("expired");
+    expect(statusOf(revoked.invitationId)).toBe("REVOKED");
+    expect(statusOf(expired.invitationId)).toBe("EXPIRED");
 
     for (const garbage of ["garbage", "", madeUpToken(world.tenants.A.id), madeUpToken(world.tenants.B.id), `${revoked.token}x`]) {
       expectGraphQLError(await gql(ACCEPT, { token: garbage, name: "Mallory", password: PASSWORD }), "acceptInvitation", "BADIN");
@@ -333,24 +333,24 @@ describe("invitations", () => {
   });
 
   it("members can neither invite (FORBIDDEN) nor list invitations (FORBIDDEN)", async () => {
-    expectGraphQLError(await gql(INVITE, { email: "sneaky@acme.test", role: "admin" }, { token: tokenMemberA }), "inviteUser", "FORBIDDEN");
+    expectGraphQLError(await gql(INVITE, { email: "sneaky@acme.test", role: "ADMIN" }, { token: tokenMemberA }), "inviteUser", "FORBIDDEN");
     expectGraphQLError(await gql(INVITATIONS, {}, { token: tokenMemberA }), "invitations", "FORBIDDEN");
     const listed = ok(await gql(INVITATIONS, {}, { token: tokenAdminA })).invitations.nodes;
     expect(listed.filter((i: { email: string }) => i.email === "sneaky@acme.test")).toEqual([]);
   });
 
   it("another tenant's admin neither sees an invitation nor can revoke it (NOINV), and it stays pending", async () => {
-    const invited = ok(await gql(INVITE, { email: "frank@acme.test", role: "member" }, { token: tokenAdminA })).inviteUser.result;
+    const invited = ok(await gql(INVITE, { email: "frank@acme.test", role: "MEMBER" }, { token: tokenAdminA })).inviteUser.result;
 
     const seenByB = ok(await gql(INVITATIONS, {}, { token: tokenAdminB })).invitations;
     expect(seenByB.nodes.every((i: { tenantId: string }) => i.tenantId === world.tenants.B.id)).toBe(true);
     expect(seenByB.nodes.map((i: { rowId: string }) => i.rowId)).not.toContain(invited.invitationId);
-    expect(ok(await gql(INVITATION, { t: world.tenants.A.id, id: invited.invitationId }, { token: tokenAdminB })).invitation).toBeNull();
+    expect(ok(await gql(INVITATION, { id: nodeId("Invitation", world.tenants.A.id, invited.invitationId) }, { token: tokenAdminB })).invitation).toBeNull();
     expectGraphQLError(await gql(REVOKE_INVITATION, { id: invited.invitationId }, { token: tokenAdminB }), "revokeInvitation", "NOINV");
 
     const seenByA = ok(await gql(INVITATIONS, {}, { token: tokenAdminA })).invitations.nodes;
-    expect(seenByA.find((i: { rowId: string }) => i.rowId === invited.invitationId).status).toBe("pending");
-    expect(ok(await gql(INVITATION, { t: world.tenants.A.id, id: invited.invitationId }, { token: tokenAdminA })).invitation).toEqual({
+    expect(seenByA.find((i: { rowId: string }) => i.rowId === invited.invitationId).status).toBe("PENDING");
+    expect(ok(await gql(INVITATION, { id: nodeId("Invitation", world.tenants.A.id, invited.invitationId) }, { token: tokenAdminA })).invitation).toEqual({
       rowId: invited.invitationId,
     });
   });
@@ -364,22 +364,22 @@ describe("roles and removal", () => {
   it("an admin promotes a member to admin and back: each change cuts the user's access token on the very next request, and a refresh hands out the new role", async () => {
     const tenant = await freshTenant("roles");
     const max = await addUser(tenant, "max");
-    expect((await me(max.tokens.accessToken)).role).toBe("member");
+    expect((await me(max.tokens.accessToken)).role).toBe("MEMBER");
 
-    const promoted = ok(await gql(SET_ROLE, { userId: max.id, role: "admin" }, { token: tenant.admin.accessToken }));
-    expect(promoted.setUserRole.result).toEqual({ rowId: max.id, role: "admin" });
+    const promoted = ok(await gql(SET_ROLE, { userId: max.id, role: "ADMIN" }, { token: tenant.admin.accessToken }));
+    expect(promoted.setUserRole.result).toEqual({ rowId: max.id, role: "ADMIN" });
     await expectTokenRevoked(max.tokens.accessToken);
     const asAdmin = await refreshed(max.tokens.refreshToken);
     expect(claimsOf(asAdmin.accessToken)).toMatchObject({ role: "admin", user_id: max.id });
-    expect((await me(asAdmin.accessToken)).role).toBe("admin");
+    expect((await me(asAdmin.accessToken)).role).toBe("ADMIN");
     expect(ok(await gql(INVITATIONS, {}, { token: asAdmin.accessToken })).invitations.totalCount).toBe(1);
 
-    const demoted = ok(await gql(SET_ROLE, { userId: max.id, role: "member" }, { token: tenant.admin.accessToken }));
-    expect(demoted.setUserRole.result).toEqual({ rowId: max.id, role: "member" });
+    const demoted = ok(await gql(SET_ROLE, { userId: max.id, role: "MEMBER" }, { token: tenant.admin.accessToken }));
+    expect(demoted.setUserRole.result).toEqual({ rowId: max.id, role: "MEMBER" });
     await expectTokenRevoked(asAdmin.accessToken);
     const asMember = await refreshed(asAdmin.refreshToken);
     expect(claimsOf(asMember.accessToken)).toMatchObject({ role: "member", user_id: max.id });
-    expect((await me(asMember.accessToken)).role).toBe("member");
+    expect((await me(asMember.accessToken)).role).toBe("MEMBER");
     expectGraphQLError(await gql(INVITATIONS, {}, { token: asMember.accessToken }), "invitations", "FORBIDDEN");
 
     const events = await auditEvents(tenant.admin.accessToken, "role_changed");
@@ -421,9 +421,9 @@ describe("roles and removal", () => {
   it("the last admin can be neither demoted nor removed (LASTA)", async () => {
     const tenant = await freshTenant("lasta");
     const token = tenant.admin.accessToken;
-    expectGraphQLError(await gql(SET_ROLE, { userId: tenant.adminId, role: "member" }, { token }), "setUserRole", "LASTA");
+    expectGraphQLError(await gql(SET_ROLE, { userId: tenant.adminId, role: "MEMBER" }, { token }), "setUserRole", "LASTA");
     expectGraphQLError(await gql(REMOVE_USER, { userId: tenant.adminId }, { token }), "removeUser", "LASTA");
-    expect((await me(token)).role).toBe("admin");
+    expect((await me(token)).role).toBe("ADMIN");
     expect(await auditEvents(token, "role_changed")).toEqual([]);
 
     // With a second admin the first may go; then the second is the last one.
@@ -431,12 +431,12 @@ describe("roles and removal", () => {
     expect(ok(await gql(REMOVE_USER, { userId: tenant.adminId }, { token: second.tokens.accessToken })).removeUser.result).toBe(true);
     await expectTokenRevoked(token);
     expectGraphQLError(
-      await gql(SET_ROLE, { userId: second.id, role: "member" }, { token: second.tokens.accessToken }),
+      await gql(SET_ROLE, { userId: second.id, role: "MEMBER" }, { token: second.tokens.accessToken }),
       "setUserRole",
       "LASTA",
     );
     expectGraphQLError(await gql(REMOVE_USER, { userId: second.id }, { token: second.tokens.accessToken }), "removeUser", "LASTA");
-    expect((await me(second.tokens.accessToken)).role).toBe("admin");
+    expect((await me(second.tokens.accessToken)).role).toBe("ADMIN");
   });
 
   it("a member renames themselves, but cannot change their own role or email through updateUser (nor setUserRole); both stay as they were", async () => {
@@ -445,13 +445,13 @@ describe("roles and removal", () => {
     const token = mia.tokens.accessToken;
     const update = (patch: string) =>
       gql(
-        `mutation UpdateSelf($t: UUID!, $id: UUID!) { updateUser(input: {tenantId: $t, rowId: $id, patch: ${patch}}) { user { name email role } } }`,
-        { t: tenant.id, id: mia.id },
+        `mutation UpdateSelf($id: ID!) { updateUser(input: {id: $id, patch: ${patch}}) { user { name email role } } }`,
+        { id: nodeId("User", tenant.id, mia.id) },
         { token },
       );
 
     for (const [patch, field] of [
-      ["{role: admin}", "role"],
+      ["{role: ADMIN}", "role"],
       [`{email: "boss@${tenant.slug}.test"}`, "email"],
     ] as const) {
       const refused = await update(patch);
@@ -461,19 +461,19 @@ describe("roles and removal", () => {
       expect(refused.body.errors).toHaveLength(1);
       expect(refused.body.errors![0].message).toContain(`"${field}"`);
     }
-    expectGraphQLError(await gql(SET_ROLE, { userId: mia.id, role: "admin" }, { token }), "setUserRole", "FORBIDDEN");
-    expect(await me(token)).toMatchObject({ email: mia.email, role: "member", name: "mia" });
+    expectGraphQLError(await gql(SET_ROLE, { userId: mia.id, role: "ADMIN" }, { token }), "setUserRole", "FORBIDDEN");
+    expect(await me(token)).toMatchObject({ email: mia.email, role: "MEMBER", name: "mia" });
 
     const renamed = ok(await update(`{name: "Mia Renamed"}`));
-    expect(renamed.updateUser.user).toEqual({ name: "Mia Renamed", email: mia.email, role: "member" });
-    expect(await me(token)).toMatchObject({ email: mia.email, role: "member", name: "Mia Renamed" });
+    expect(renamed.updateUser.user).toEqual({ name: "Mia Renamed", email: mia.email, role: "MEMBER" });
+    expect(await me(token)).toMatchObject({ email: mia.email, role: "MEMBER", name: "Mia Renamed" });
     const seenByAdmin = ok(await gql(USERS, {}, { token: tenant.admin.accessToken })).users.nodes;
-    expect(seenByAdmin.find((u: { rowId: string }) => u.rowId === mia.id)).toMatchObject({ email: mia.email, role: "member" });
+    expect(seenByAdmin.find((u: { rowId: string }) => u.rowId === mia.id)).toMatchObject({ email: mia.email, role: "MEMBER" });
 
     // Another user's name is not hers to change: no row matches.
     const other = await gql(
-      `mutation RenameOther($t: UUID!, $id: UUID!) { updateUser(input: {tenantId: $t, rowId: $id, patch: {name: "Pwned"}}) { user { name } } }`,
-      { t: tenant.id, id: tenant.adminId },
+      `mutation RenameOther($id: ID!) { updateUser(input: {id: $id, patch: {name: "Pwned"}}) { user { name } } }`,
+      { id: nodeId("User", tenant.id, tenant.adminId) },
       { token },
     );
     expect(other.body.data?.updateUser?.user ?? null).toBeNull();
@@ -796,7 +796,7 @@ describe("operators", () => {
     const seen = ok(await gql(TASKS, {}, { token: operatorToken, operatorTenant: world.tenants.A.id })).tasks;
     expect(seen).toEqual(acmeTasks);
     expect(seen.nodes.map((t: { rowId: string }) => t.rowId).sort()).toEqual([...world.work.A.taskIds].sort());
-    const globexTask = await gql(TASK, { t: world.tenants.B.id, id: world.work.B.taskIds[0] }, { token: operatorToken, operatorTenant: world.tenants.A.id });
+    const globexTask = await gql(TASK, { id: nodeId("Task", world.tenants.B.id, world.work.B.taskIds[0]) }, { token: operatorToken, operatorTenant: world.tenants.A.id });
     expect(ok(globexTask).task).toBeNull();
     const users = ok(await gql(USERS, {}, { token: operatorToken, operatorTenant: world.tenants.A.id })).users;
     expect(users.nodes.every((u: { tenantId: string }) => u.tenantId === world.tenants.A.id)).toBe(true);
@@ -817,14 +817,14 @@ describe("operators", () => {
     const attempts: [operationName: string, field: string, query: string][] = [
       ["OperatorCreatesProject", "createProject", `mutation OperatorCreatesProject { createProject(input: {project: {name: "Ops"}}) { project { rowId } } }`],
       ["OperatorCreatesTask", "createTask", `mutation OperatorCreatesTask { createTask(input: {task: {projectId: "${world.work.A.projectId}", title: "Ops"}}) { task { rowId } } }`],
-      ["OperatorUpdatesTask", "updateTask", `mutation OperatorUpdatesTask { updateTask(input: {tenantId: "${A}", rowId: "${taskId}", patch: {title: "Ops"}}) { task { rowId } } }`],
-      ["OperatorDeletesTask", "deleteTask", `mutation OperatorDeletesTask { deleteTask(input: {tenantId: "${A}", rowId: "${taskId}"}) { task { rowId } } }`],
+      ["OperatorUpdatesTask", "updateTask", `mutation OperatorUpdatesTask { updateTask(input: {id: "${nodeId("Task", A, taskId)}", patch: {title: "Ops"}}) { task { rowId } } }`],
+      ["OperatorDeletesTask", "deleteTask", `mutation OperatorDeletesTask { deleteTask(input: {id: "${nodeId("Task", A, taskId)}"}) { task { rowId } } }`],
       ["OperatorCreatesComment", "createComment", `mutation OperatorCreatesComment { createComment(input: {comment: {taskId: "${taskId}", body: "Ops"}}) { comment { rowId } } }`],
-      ["OperatorDeletesComment", "deleteComment", `mutation OperatorDeletesComment { deleteComment(input: {tenantId: "${A}", rowId: "${world.work.A.commentId}"}) { comment { rowId } } }`],
-      ["OperatorRenamesTenant", "updateTenant", `mutation OperatorRenamesTenant { updateTenant(input: {rowId: "${A}", patch: {name: "Ops"}}) { tenant { rowId } } }`],
-      ["OperatorRenamesUser", "updateUser", `mutation OperatorRenamesUser { updateUser(input: {tenantId: "${A}", rowId: "${world.memberA.id}", patch: {name: "Ops"}}) { user { rowId } } }`],
-      ["OperatorInvites", "inviteUser", `mutation OperatorInvites { inviteUser(input: {email: "ops-friend@acme.test", role: admin}) { result { token } } }`],
-      ["OperatorChangesRole", "setUserRole", `mutation OperatorChangesRole { setUserRole(input: {userId: "${world.memberA.id}", role: admin}) { result { role } } }`],
+      ["OperatorDeletesComment", "deleteComment", `mutation OperatorDeletesComment { deleteComment(input: {id: "${nodeId("Comment", A, world.work.A.commentId)}"}) { comment { rowId } } }`],
+      ["OperatorRenamesTenant", "updateTenant", `mutation OperatorRenamesTenant { updateTenant(input: {id: "${nodeId("Tenant", A)}", patch: {name: "Ops"}}) { tenant { rowId } } }`],
+      ["OperatorRenamesUser", "updateUser", `mutation OperatorRenamesUser { updateUser(input: {id: "${nodeId("User", A, world.memberA.id)}", patch: {name: "Ops"}}) { user { rowId } } }`],
+      ["OperatorInvites", "inviteUser", `mutation OperatorInvites { inviteUser(input: {email: "ops-friend@acme.test", role: ADMIN}) { result { token } } }`],
+      ["OperatorChangesRole", "setUserRole", `mutation OperatorChangesRole { setUserRole(input: {userId: "${world.memberA.id}", role: ADMIN}) { result { role } } }`],
       ["OperatorRemovesUser", "removeUser", `mutation OperatorRemovesUser { removeUser(input: {userId: "${world.memberA.id}"}) { result } }`],
       ["OperatorChangesPassword", "changePassword", `mutation OperatorChangesPassword { changePassword(input: {oldPassword: "x", newPassword: "new-password-1"}) { result } }`],
       ["OperatorDeletesTenant", "deleteTenant", `mutation OperatorDeletesTenant { deleteTenant(input: {confirmSlug: "acme"}) { result } }`],
@@ -948,7 +948,7 @@ describe("audit log", () => {
   it("an admin's task update through the API is recorded as an update of app_public.tasks with its changed columns and the admin as actor", async () => {
     const taskId = world.work.A.taskIds[2];
     const before = (await auditEvents(tokenAdminA, "update")).filter((e) => e.rowKey === taskId);
-    const updated = ok(await gql(UPDATE_TASK_TITLE, { t: world.tenants.A.id, id: taskId, title: "Audited title" }, { token: tokenAdminA }));
+    const updated = ok(await gql(UPDATE_TASK_TITLE, { id: nodeId("Task", world.tenants.A.id, taskId), title: "Audited title" }, { token: tokenAdminA }));
     expect(updated.updateTask.task).toEqual({ rowId: taskId, title: "Audited title" });
 
     const after = (await auditEvents(tokenAdminA, "update")).filter((e) => e.rowKey === taskId);

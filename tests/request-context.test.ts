@@ -403,7 +403,7 @@ describe("the API over HTTP, in both modes", () => {
     it(`${mode}: a SECURITY DEFINER mutation works, a session revoked by logout gets 401 INVALID_TOKEN on its next request, GraphQL and /export alike`, async () => {
       const api = await startApi(db, { DB_CONTEXT_MODE: mode });
       const { accessToken, refreshToken } = await api.loginTokens(world.tenants.B.slug, world.adminB.email, world.password);
-      const invited = await api.graphql(`mutation { inviteUser(input: {email: "seam-${mode}@b.test", role: member}) { result { token } } }`, {}, accessToken);
+      const invited = await api.graphql(`mutation { inviteUser(input: {email: "seam-${mode}@b.test", role: MEMBER}) { result { token } } }`, {}, accessToken);
       expect(invited.body.errors).toBeUndefined();
       expect(typeof invited.body.data!.inviteUser.result.token).toBe("string");
       const exported = await fetch(`${api.url}/export`, { headers: { authorization: `Bearer ${accessToken}` } });

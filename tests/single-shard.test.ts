@@ -21,7 +21,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { withClient, withDatabase } from "../db/setup.ts";
 import { tenantCondition } from "../server/single-shard.ts";
 import { onCleanup } from "./helpers/cleanup.ts";
-import { startApi, type GraphQLResponse, type TestApi } from "./helpers/api.ts";
+import { nodeId, startApi, type GraphQLResponse, type TestApi } from "./helpers/api.ts";
 import { createTestDatabase, type TestDatabase } from "./helpers/database.ts";
 import { createWorld, type World } from "./helpers/world.ts";
 
@@ -170,23 +170,23 @@ describe("a tenant user's reads name their tenant", () => {
     for (const statement of statements) expectEveryReadNarrowed(statement);
   });
 
-  it("a member fetching another tenant's task by Node ID or by key gets null; their own task's fetch names their tenant", async () => {
+  it("a member fetching another tenant's task by Node ID (node or task) gets null; their own task's fetch names their tenant", async () => {
     const foreignId = world.work.B.taskIds[0];
-    const { task: foreign } = ok(await api.graphql("query($t: UUID!, $id: UUID!) { task(tenantId: $t, rowId: $id) { id } }", { t: world.tenants.B.id, id: foreignId }, adminB));
+    const { task: foreign } = ok(await api.graphql("query($id: ID!) { task(id: $id) { id rowId } }", { id: nodeId("Task", world.tenants.B.id, foreignId) }, adminB));
+    expect(foreign.rowId).toBe(foreignId);
     expect(ok(await api.graphql("query($id: ID!) { node(id: $id) { id } }", { id: foreign.id }, memberA)).node).toBeNull();
-    expect(ok(await api.graphql("query($t: UUID!, $id: UUID!) { task(tenantId: $t, rowId: $id) { rowId } }", { t: world.tenants.B.id, id: foreignId }, memberA)).task).toBeNull();
+    expect(ok(await api.graphql("query($id: ID!) { task(id: $id) { rowId } }", { id: foreign.id }, memberA)).task).toBeNull();
 
     const ownId = world.work.A.taskIds[0];
-    const { task: own } = ok(await api.graphql("query($t: UUID!, $id: UUID!) { task(tenantId: $t, rowId: $id) { id } }", { t: world.tenants.A.id, id: ownId }, memberA));
-    const { response, statements } = await observe(
-      () => api.graphql("query($id: ID!) { node(id: $id) { ... on Task { rowId title } } }", { id: own.id }, memberA),
-      ["tasks"],
-    );
-    expect(ok(response).node.rowId).toBe(ownId);
-    for (const statement of statements) expectEveryReadNarrowed(statement);
-    // The Node ID's own tenant_id (the key) and the caller's: two conditions.
-    const fetch = statements.find((s) => readsIn(s).some((r) => r.table === "tasks"))!;
-    expect(fetch.match(/__tasks__\."tenant_id" = \$\d+::"uuid"/g)).toHaveLength(2);
+    const ownNodeId = nodeId("Task", world.tenants.A.id, ownId);
+    for (const query of ["query($id: ID!) { node(id: $id) { ... on Task { rowId title } } }", "query($id: ID!) { task(id: $id) { rowId title } }"]) {
+      const { response, statements } = await observe(() => api.graphql(query, { id: ownNodeId }, memberA), ["tasks"]);
+      expect(Object.values(ok(response))[0].rowId).toBe(ownId);
+      for (const statement of statements) expectEveryReadNarrowed(statement);
+      // The Node ID's own tenant_id (the key) and the caller's: two conditions.
+      const fetch = statements.find((s) => readsIn(s).some((r) => r.table === "tasks"))!;
+      expect(fetch.match(/__tasks__\."tenant_id" = \$\d+::"uuid"/g)).toHaveLength(2);
+    }
   });
 
   it("nested relations (a join and subqueries in one statement) each name the tenant", async () => {
@@ -233,12 +233,12 @@ describe("a tenant user's reads name their tenant", () => {
     for (const statement of selects) expectEveryReadNarrowed(statement);
   });
 
-  it("update and delete mutations name the tenant through their key, (tenant_id, id)", async () => {
-    const key = { t: world.tenants.A.id, id: createdTaskId };
+  it("update and delete mutations by Node ID name the tenant through their key, (tenant_id, id), decoded from it", async () => {
+    const key = { id: nodeId("Task", world.tenants.A.id, createdTaskId) };
     const keyCondition = / where \(\(__tasks__\."tenant_id" = \$\d+::"uuid"\) and \(__tasks__\."id" = \$\d+::"uuid"\)\)/;
     for (const [mutation, verb] of [
-      ['mutation($t: UUID!, $id: UUID!) { updateTask(input: {tenantId: $t, rowId: $id, patch: {title: "Renamed"}}) { task { rowId } } }', "update"],
-      ["mutation($t: UUID!, $id: UUID!) { deleteTask(input: {tenantId: $t, rowId: $id}) { task { rowId } } }", "delete"],
+      ['mutation($id: ID!) { updateTask(input: {id: $id, patch: {title: "Renamed"}}) { task { rowId } } }', "update"],
+      ["mutation($id: ID!) { deleteTask(input: {id: $id}) { task { rowId } } }", "delete"],
     ]) {
       const { response, statements } = await observe(() => api.graphql(mutation, key, memberA), ["tasks"]);
       expect(Object.values(ok(response))[0]).toEqual({ task: { rowId: createdTaskId } });

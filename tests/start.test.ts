@@ -98,7 +98,7 @@ describe("npm start", () => {
     expect(result.data.currentTenant).toEqual({ name: "Acme Corporation" });
     expect(result.data.users.nodes.map((u: { email: string }) => u.email).sort()).toEqual(["alice@acme.test", "bob@acme.test"]);
     expect(result.data.tasks.nodes).toHaveLength(3);
-    expect(result.data.tasks.nodes).toContainEqual({ title: "Write the copy", status: "todo", assignee: { name: "Bob" } });
+    expect(result.data.tasks.nodes).toContainEqual({ title: "Write the copy", status: "TODO", assignee: { name: "Bob" } });
   });
 
   it("stops cleanly on SIGTERM, with its database server", async () => {

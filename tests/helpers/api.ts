@@ -61,3 +61,13 @@ export async function startApi(db: TestDatabase, env: Record<string, string> = {
 
   return { url, config, graphql, login: async (...args) => (await loginTokens(...args)).accessToken, loginTokens };
 }
+
+/**
+ * The Node ID the API gives a row: base64 of `["<Type>", ...primary key]`
+ * (PostGraphile's default codec; the primary key of a tenant table is
+ * (tenant_id, id)). Clients treat it as opaque and read it from `id`; tests
+ * build it from known keys (tests/api.test.ts checks it against `id`).
+ */
+export function nodeId(type: string, ...primaryKey: string[]): string {
+  return Buffer.from(JSON.stringify([type, ...primaryKey])).toString("base64");
+}

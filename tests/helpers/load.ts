@@ -8,6 +8,7 @@
 // the seeded ones `seed:<tenant index>:<n>`: a row found anywhere can be
 // traced to the request that wrote it and the tenant that sent it.
 import { withClient } from "../../db/setup.ts";
+import { nodeId } from "./api.ts";
 
 export const LOAD_PASSWORD = "load-password";
 
@@ -342,7 +343,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       case "tasksNested":
         return {
           // Pages sized to stay within the default row budget (20 + 20 × 50 + 20 × 50 × 5 + 100 + 100 × 100 rows).
-          query: `{ projects(first: 20) { nodes { rowId tenantId tasks(first: 50, filter: {status: {equalTo: todo}}) { nodes { ${TASK_FIELDS} assignee { tenantId } comments(first: 5) { nodes { tenantId } } } } } }
+          query: `{ projects(first: 20) { nodes { rowId tenantId tasks(first: 50, filter: {status: {equalTo: TODO}}) { nodes { ${TASK_FIELDS} assignee { tenantId } comments(first: 5) { nodes { tenantId } } } } } }
                     users { nodes { tenantId assignedTasks { nodes { rowId tenantId title } } } } }`,
           variables: {},
           token,
@@ -411,7 +412,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
             const mine = body.data?.currentTenant;
             if (me) own(tenant, "currentUser", [me]);
             if (mine && mine.rowId !== tenant.id) result.foreignRows.push(`currentTenant: tenant ${tenant.index} got ${mine.slug}`);
-            if (me?.rowId !== user.id || me?.role !== user.role || mine?.rowId !== tenant.id) {
+            if (me?.rowId !== user.id || me?.role !== user.role.toUpperCase() || mine?.rowId !== tenant.id) {
               problems.push(`currentUser: expected ${user.email}, got ${JSON.stringify(body.data)}`);
             }
             return problems;
@@ -510,10 +511,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         // Another tenant's task by key must be null, and renaming it must change nothing.
         const other = otherTenant(tenant);
         const taskId = rng.pick(other.seedTaskIds);
-        const variables = { t: other.id, id: taskId, title: `pwned by ${tenant.index}` };
+        const variables = { id: nodeId("Task", other.id, taskId), title: `pwned by ${tenant.index}` };
         if (rng.int(2) === 0) {
           return {
-            query: `query($t: UUID!, $id: UUID!) { task(tenantId: $t, rowId: $id) { ${TASK_FIELDS} } }`,
+            query: `query($id: ID!) { task(id: $id) { ${TASK_FIELDS} } }`,
             variables,
             token,
             writes: [],
@@ -524,8 +525,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
           };
         }
         return {
-          query: `mutation($t: UUID!, $id: UUID!, $title: String!) {
-            updateTask(input: {tenantId: $t, rowId: $id, patch: {title: $title}}) { task { ${TASK_FIELDS} } } }`,
+          query: `mutation($id: ID!, $title: String!) {
+            updateTask(input: {id: $id, patch: {title: $title}}) { task { ${TASK_FIELDS} } } }`,
           variables,
           token,
           writes: [],

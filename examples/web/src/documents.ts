@@ -90,7 +90,7 @@ export const CreateTask = graphql(`
 
 export const UpdateTask = graphql(`
   mutation UpdateTask($id: ID!, $patch: TaskPatch!) {
-    updateTaskById(input: { id: $id, patch: $patch }) { task { id title status } }
+    updateTask(input: { id: $id, patch: $patch }) { task { id title status } }
   }
 `);
 

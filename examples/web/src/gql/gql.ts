@@ -24,7 +24,7 @@ type Documents = {
     "\n  query Projects {\n    projects(orderBy: [NAME_ASC]) { nodes { rowId name } }\n  }\n": typeof types.ProjectsDocument,
     "\n  mutation CreateProject($name: String!) {\n    createProject(input: { project: { name: $name } }) { project { rowId name } }\n  }\n": typeof types.CreateProjectDocument,
     "\n  mutation CreateTask($projectId: UUID!, $title: String!, $status: TaskStatus) {\n    createTask(input: { task: { projectId: $projectId, title: $title, status: $status } }) {\n      task { id title status }\n    }\n  }\n": typeof types.CreateTaskDocument,
-    "\n  mutation UpdateTask($id: ID!, $patch: TaskPatch!) {\n    updateTaskById(input: { id: $id, patch: $patch }) { task { id title status } }\n  }\n": typeof types.UpdateTaskDocument,
+    "\n  mutation UpdateTask($id: ID!, $patch: TaskPatch!) {\n    updateTask(input: { id: $id, patch: $patch }) { task { id title status } }\n  }\n": typeof types.UpdateTaskDocument,
     "\n  query Members {\n    users(orderBy: [NAME_ASC]) { nodes { rowId name email role } }\n  }\n": typeof types.MembersDocument,
     "\n  mutation InviteUser($email: String!, $role: UserRole!) {\n    inviteUser(input: { email: $email, role: $role }) { result { token expiresAt } }\n  }\n": typeof types.InviteUserDocument,
 };
@@ -39,7 +39,7 @@ const documents: Documents = {
     "\n  query Projects {\n    projects(orderBy: [NAME_ASC]) { nodes { rowId name } }\n  }\n": types.ProjectsDocument,
     "\n  mutation CreateProject($name: String!) {\n    createProject(input: { project: { name: $name } }) { project { rowId name } }\n  }\n": types.CreateProjectDocument,
     "\n  mutation CreateTask($projectId: UUID!, $title: String!, $status: TaskStatus) {\n    createTask(input: { task: { projectId: $projectId, title: $title, status: $status } }) {\n      task { id title status }\n    }\n  }\n": types.CreateTaskDocument,
-    "\n  mutation UpdateTask($id: ID!, $patch: TaskPatch!) {\n    updateTaskById(input: { id: $id, patch: $patch }) { task { id title status } }\n  }\n": types.UpdateTaskDocument,
+    "\n  mutation UpdateTask($id: ID!, $patch: TaskPatch!) {\n    updateTask(input: { id: $id, patch: $patch }) { task { id title status } }\n  }\n": types.UpdateTaskDocument,
     "\n  query Members {\n    users(orderBy: [NAME_ASC]) { nodes { rowId name email role } }\n  }\n": types.MembersDocument,
     "\n  mutation InviteUser($email: String!, $role: UserRole!) {\n    inviteUser(input: { email: $email, role: $role }) { result { token expiresAt } }\n  }\n": types.InviteUserDocument,
 };
@@ -101,7 +101,7 @@ export function graphql(source: "\n  mutation CreateTask($projectId: UUID!, $tit
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  mutation UpdateTask($id: ID!, $patch: TaskPatch!) {\n    updateTaskById(input: { id: $id, patch: $patch }) { task { id title status } }\n  }\n"): (typeof documents)["\n  mutation UpdateTask($id: ID!, $patch: TaskPatch!) {\n    updateTaskById(input: { id: $id, patch: $patch }) { task { id title status } }\n  }\n"];
+export function graphql(source: "\n  mutation UpdateTask($id: ID!, $patch: TaskPatch!) {\n    updateTask(input: { id: $id, patch: $patch }) { task { id title status } }\n  }\n"): (typeof documents)["\n  mutation UpdateTask($id: ID!, $patch: TaskPatch!) {\n    updateTask(input: { id: $id, patch: $patch }) { task { id title status } }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

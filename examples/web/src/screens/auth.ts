@@ -27,7 +27,7 @@ export function signUp(): HTMLElement {
         if (!start(result.data?.createTenant?.result)) showError(result.error ?? "Sign-up failed.");
       },
       field("Organisation name", "name"),
-      field("Address (slug)", "slug", { pattern: "[a-z0-9-]+" }),
+      field("Address (slug)", "slug", { pattern: "[a-z0-9\\-]+" }),
       field("Your email", "email", { type: "email" }),
       field("Password", "password", { type: "password", minlength: "8" }),
       h("button", { type: "submit" }, "Create organisation"),

@@ -6,7 +6,7 @@ import { InviteUser, Members } from "../documents.ts";
 import type { UserRole } from "../gql/graphql.ts";
 import { field, form, h, select, showError } from "../ui.ts";
 
-const ROLES: Record<UserRole, string> = { member: "Member", admin: "Admin" };
+const ROLES: Record<UserRole, string> = { MEMBER: "Member", ADMIN: "Admin" };
 
 export function members(): HTMLElement {
   const list = h("ul", { "data-testid": "member-list" });

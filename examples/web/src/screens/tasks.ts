@@ -8,7 +8,7 @@ import { field, form, h, select, showError } from "../ui.ts";
 export const PAGE_SIZE = 5;
 
 /** Every status, with its label: the type makes this list follow the schema's enum. */
-const STATUSES: Record<TaskStatus, string> = { todo: "To do", in_progress: "In progress", done: "Done" };
+const STATUSES: Record<TaskStatus, string> = { TODO: "To do", IN_PROGRESS: "In progress", DONE: "Done" };
 const statusOptions = Object.entries(STATUSES) as [TaskStatus, string][];
 
 type Task = NonNullable<NonNullable<TasksQuery["tasks"]>["nodes"][number]>;
@@ -59,7 +59,7 @@ export function tasks(): HTMLElement {
         "edit-task-form",
         async (v) => {
           const result = await client.mutation(UpdateTask, { id: task.id, patch: { title: v.title, status: v.status as TaskStatus } });
-          if (!result.data?.updateTaskById?.task) return showError(result.error ?? "The task could not be saved.");
+          if (!result.data?.updateTask?.task) return showError(result.error ?? "The task could not be saved.");
           await reload();
         },
         field("Title", "title", { value: task.title }),

@@ -111,6 +111,19 @@ export interface Config {
    * naming a bucket missing here stops the API at start-up.
    */
   rateLimits: { login: number; operatorLogin: number; acceptInvitation: number; createTenant: number };
+  /** Cross-origin browser access (server/cors.ts). */
+  cors: {
+    /** CORS_ORIGINS: the exact origins (`https://app.example.com`) a browser may call the API from; none by default. */
+    origins: string[];
+    /** CORS_ORIGINS=*: any origin, without credentials (development and test only; refused in production). */
+    anyOrigin: boolean;
+  };
+  /**
+   * REFRESH_COOKIE: POST /auth/refresh and /auth/logout keep the refresh
+   * token in an HttpOnly, Secure, SameSite=Strict cookie scoped to /auth
+   * (server/refresh-cookie.ts). Off by default.
+   */
+  refreshCookie: boolean;
 }
 
 export class ConfigError extends Error {
@@ -219,6 +232,25 @@ function checkUrl(raw: string | undefined, name: string, problems: string[]) {
     problems.push(`${name} must be a postgres:// URL`);
     return undefined;
   }
+}
+
+/** CORS_ORIGINS: a comma-separated list of exact origins (scheme://host[:port], no path), or `*`. */
+function parseCorsOrigins(raw: string | undefined, problems: string[]): Config["cors"] {
+  const items = (raw ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  if (items.length === 1 && items[0] === "*") return { origins: [], anyOrigin: true };
+  const origins: string[] = [];
+  for (const item of items) {
+    let origin: string | undefined;
+    try {
+      const url = new URL(item);
+      if ((url.protocol === "http:" || url.protocol === "https:") && url.origin === item) origin = url.origin;
+    } catch {
+      // reported below
+    }
+    if (origin) origins.push(origin);
+    else problems.push(`CORS_ORIGINS must list exact origins such as https://app.example.com (scheme, host, port; no path or trailing slash), or be *; got "${item}"`);
+  }
+  return { origins, anyOrigin: false };
 }
 
 /** Reads and validates the configuration from the environment. Throws ConfigError listing every problem. */
@@ -337,7 +369,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       acceptInvitation: loginLimit,
       createTenant: parsePositiveInt(env.RATE_LIMIT_SIGNUP, "RATE_LIMIT_SIGNUP", 10, problems),
     },
+    cors: parseCorsOrigins(env.CORS_ORIGINS, problems),
+    refreshCookie: parseBool(env.REFRESH_COOKIE, "REFRESH_COOKIE", false, problems),
   };
+  if (config.cors.anyOrigin && isProduction) {
+    problems.push("CORS_ORIGINS=* is refused in production: list the origins of your web apps");
+  }
+  if (config.cors.anyOrigin && config.refreshCookie) {
+    problems.push("CORS_ORIGINS=* cannot be combined with REFRESH_COOKIE (credentials): list the origins of your web apps");
+  }
   if (config.trustedDocuments && !existsSync(config.trustedDocuments)) {
     problems.push(`TRUSTED_DOCUMENTS must name a JSON file or a folder of them; "${env.TRUSTED_DOCUMENTS}" does not exist`);
   }

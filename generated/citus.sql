@@ -452,6 +452,12 @@ do $$ begin
 end $$;
 
 do $$ begin
+  if not exists (select 1 from pg_dist_object where classid = 'pg_proc'::regclass and objid = 'app_private.refresh_grace()'::regprocedure) then
+    perform create_distributed_function('app_private.refresh_grace()');
+  end if;
+end $$;
+
+do $$ begin
   if not exists (select 1 from pg_dist_object where classid = 'pg_proc'::regclass and objid = 'app_private.restore_tenant_context(text)'::regprocedure) then
     perform create_distributed_function('app_private.restore_tenant_context(text)');
   end if;

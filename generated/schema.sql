@@ -94,6 +94,7 @@ CREATE TABLE app_private.refresh_tokens (
     session_id uuid NOT NULL,
     issued_at timestamp with time zone DEFAULT now() NOT NULL,
     used_at timestamp with time zone,
+    replaced_by bytea,
     CONSTRAINT refresh_tokens_pkey PRIMARY KEY (tenant_id, token_hash),
     CONSTRAINT refresh_tokens_tenant_id_session_id_fkey FOREIGN KEY (tenant_id, session_id) REFERENCES app_private.sessions(tenant_id, id) ON DELETE CASCADE
 );
@@ -107,6 +108,7 @@ COMMENT ON COLUMN app_private.refresh_tokens.token_hash IS 'SHA-256 of the token
 COMMENT ON COLUMN app_private.refresh_tokens.session_id IS 'The session the token extends.';
 COMMENT ON COLUMN app_private.refresh_tokens.issued_at IS 'When it was issued.';
 COMMENT ON COLUMN app_private.refresh_tokens.used_at IS 'When it was exchanged for a new pair; a second use is theft.';
+COMMENT ON COLUMN app_private.refresh_tokens.replaced_by IS 'SHA-256 of the token it was first exchanged for; a reuse within the grace is allowed only while that one is unused.';
 
 --
 -- app_private.sessions (table)
@@ -622,6 +624,19 @@ end;
 $function$;
 REVOKE ALL ON FUNCTION app_private.raise_input_error(constraint_name text) FROM PUBLIC;
 COMMENT ON FUNCTION app_private.raise_input_error(constraint_name text) IS 'Turns a violated check constraint on user input into an error with a stable code (BADSL, BADNM, BADEM); returns for any other constraint.';
+
+--
+-- app_private.refresh_grace() (function)
+--
+
+CREATE OR REPLACE FUNCTION app_private.refresh_grace()
+ RETURNS interval
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$ select interval '30 seconds' $function$;
+REVOKE ALL ON FUNCTION app_private.refresh_grace() FROM PUBLIC;
+COMMENT ON FUNCTION app_private.refresh_grace() IS 'How long after its first use a refresh token may be presented again while its successor is unused (30 seconds): two tabs refreshing at once both succeed.';
 
 --
 -- app_private.restore_tenant_context(previous text) (function)
@@ -1762,8 +1777,10 @@ declare
   v_tenant_id uuid := app_private.token_tenant(refresh_token);
   v_previous text;
   v_token app_private.refresh_tokens;
+  v_successor app_private.refresh_tokens;
   v_session app_private.sessions;
   v_role text;
+  v_next text;
   v_result app_public.auth_tokens;
 begin
   if v_tenant_id is null then
@@ -1776,28 +1793,36 @@ begin
   select s.* into v_session from app_private.sessions s
     where s.tenant_id = v_tenant_id and s.id = v_token.session_id
     for update;
+  if v_token.used_at is not null then
+    select t.* into v_successor from app_private.refresh_tokens t
+      where t.tenant_id = v_tenant_id and t.token_hash = v_token.replaced_by;
+  end if;
   if v_token.session_id is null or v_session.id is null then
-    v_result := null;
-  elsif v_token.used_at is not null then
-    if v_session.revoked_at is null then
-      update app_private.sessions s set revoked_at = now(), revoked_reason = 'refresh_token_reused'
-        where s.tenant_id = v_tenant_id and s.id = v_session.id;
-      perform app_private.audit(v_tenant_id, 'refresh_token_reused', 'app_public.users', v_session.user_id::text, null,
-        jsonb_build_object('session_id', v_session.id), v_session.user_id);
-    end if;
     v_result := null;
   elsif v_session.revoked_at is not null or v_session.expires_at <= now() then
     v_result := null;
+  elsif v_token.used_at is not null
+    and not (v_token.used_at > now() - app_private.refresh_grace() and v_successor.token_hash is not null and v_successor.used_at is null) then
+    -- Reused after the grace, or after its successor was used: theft.
+    update app_private.sessions s set revoked_at = now(), revoked_reason = 'refresh_token_reused'
+      where s.tenant_id = v_tenant_id and s.id = v_session.id;
+    perform app_private.audit(v_tenant_id, 'refresh_token_reused', 'app_public.users', v_session.user_id::text, null,
+      jsonb_build_object('session_id', v_session.id), v_session.user_id);
+    v_result := null;
   else
-    update app_private.refresh_tokens t set used_at = now()
-      where t.tenant_id = v_tenant_id and t.token_hash = v_token.token_hash;
+    -- First use, or a second within the grace: a new pair in the same session.
+    v_next := app_private.new_refresh_token(v_tenant_id, v_session.id);
+    if v_token.used_at is null then
+      update app_private.refresh_tokens t set used_at = now(), replaced_by = app_private.token_hash(v_next)
+        where t.tenant_id = v_tenant_id and t.token_hash = v_token.token_hash;
+    end if;
     update app_private.sessions s set refreshed_at = now()
       where s.tenant_id = v_tenant_id and s.id = v_session.id;
     select u.role::text into v_role from app_public.users u
       where u.tenant_id = v_tenant_id and u.id = v_session.user_id;
     v_result := (
       (v_role, v_session.user_id::text, v_session.user_id, v_tenant_id, v_session.id, null)::app_public.jwt_token,
-      app_private.new_refresh_token(v_tenant_id, v_session.id)
+      v_next
     )::app_public.auth_tokens;
   end if;
   perform app_private.restore_tenant_context(v_previous);
@@ -1808,7 +1833,7 @@ REVOKE ALL ON FUNCTION app_public.refresh(refresh_token text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION app_public.refresh(refresh_token text) TO mts_anonymous;
 GRANT EXECUTE ON FUNCTION app_public.refresh(refresh_token text) TO mts_member;
 COMMENT ON FUNCTION app_public.refresh(refresh_token text) IS '@nullError BADRT The refresh token is not valid (unknown, used, revoked or expired); log in again.
-Exchanges a refresh token for a new access token and refresh token. Each refresh token works once: a second use revokes the session. Error BADRT for an unknown, used, revoked or expired token.';
+Exchanges a refresh token for a new access token and refresh token. A token works once, with a grace for two tabs refreshing at once: presented again within 30 seconds of its first use, while the token it was exchanged for is unused, it gets a fresh pair in the same session. Any other reuse is theft and revokes the session. Error BADRT for an unknown, used, revoked or expired token.';
 
 --
 -- app_public.remove_user(user_id uuid) (function)

@@ -8,6 +8,7 @@ import { grafserv } from "postgraphile/grafserv/express/v4";
 import { AuthError, makeAuthenticator, OPERATOR_TENANT_HEADER } from "./auth.ts";
 import type { Config } from "../common/config.ts";
 import { makeAvailability } from "./availability.ts";
+import { makeCors } from "./cors.ts";
 import { makeOperatorCheck, type RequestSummary } from "./operator-check.ts";
 import { isUnavailable, sendError, STALE_TOKEN, UNAVAILABLE } from "./errors.ts";
 import { makeExportHandler } from "./export.ts";
@@ -68,6 +69,9 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
 
   const app = express();
   app.disable("x-powered-by");
+  // CORS before everything else: preflights answered, headers on every answer (errors too).
+  const cors = makeCors(config.cors, config.refreshCookie);
+  app.use((req, res, next) => void (cors(req, res) || next()));
   // Which proxies may tell the client's address (per-address limits and fair shares use it).
   app.set("trust proxy", config.trustProxy);
   // Once shutting down, every response closes its connection (also those in

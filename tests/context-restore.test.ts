@@ -227,7 +227,7 @@ const CASES: Record<string, Case[]> = {
     },
     {
       actor: "member of B",
-      does: "presents A's admin's refresh token a second time (null, the session revoked)",
+      does: "presents A's admin's refresh token a second time (within the grace: a fresh pair in the same session)",
       before: [{ sql: "select app_public.refresh($1)", params: (f) => [f.adminA.refreshToken] }],
       sql: "select app_public.refresh($1)",
       params: (f) => [f.adminA.refreshToken],

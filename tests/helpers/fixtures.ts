@@ -69,6 +69,10 @@ export async function createFixtures(ownerUrl: string, world: World): Promise<Fi
     // Rotation: the member's first refresh token is exchanged once.
     const { rows: [rotated] } = await client.query("select refresh_token from app_public.refresh($1)", [memberA.refresh_token]);
     expect(rotated.refresh_token).toMatch(new RegExp(`^${world.tenants.A.id}\\.`));
+    // Used a minute ago: past the grace of app_private.refresh_grace(), so presenting it again is theft.
+    await asOwnerFor(client, world.memberA, () =>
+      client.query("update app_private.refresh_tokens set used_at = used_at - interval '1 minute' where session_id = $1 and used_at is not null", [memberA.session_id]),
+    );
 
     // A second session of A's admin, ended by logout.
     const loggedOut = await issue(world.adminA);

@@ -79,12 +79,36 @@ describe("what lifecycle changes do to live tokens (several statements, rolled b
     return r.current as boolean;
   }
 
-  it("anonymous presents A's member's refresh token a second time: gets null, the whole session ends, and A's admin sees refresh_token_reused", async () => {
+  it("anonymous presents A's member's refresh token a second time within the grace, its successor unused (two tabs): a fresh pair in the same session", async () => {
+    await inTransaction(async () => {
+      await as(ROLES.anonymous);
+      const refreshed = async (token: string) =>
+        (await auth.query("select refresh_token, (access_token).session_id from app_public.refresh($1)", [token])).rows[0] as { refresh_token: string | null; session_id: string | null };
+      const tabOne = await refreshed(fx.memberA.liveToken);
+      const tabTwo = await refreshed(fx.memberA.liveToken);
+      expect(tabOne.session_id).toBe(fx.memberA.session);
+      expect(tabTwo.session_id).toBe(fx.memberA.session);
+      expect(tabTwo.refresh_token).toMatch(new RegExp(`^${world.tenants.A.id}\\.`));
+      expect(tabTwo.refresh_token).not.toBe(tabOne.refresh_token);
+      // Both tabs go on, each with its own successor.
+      expect((await refreshed(tabOne.refresh_token!)).session_id).toBe(fx.memberA.session);
+      expect((await refreshed(tabTwo.refresh_token!)).session_id).toBe(fx.memberA.session);
+      expect(await claimsAreCurrent(world.memberA.id, "member", fx.memberA.session)).toBe(true);
+      await as(ROLES.admin, claimsOf(world.adminA, fx.sessions.adminA));
+      const { rows } = await auth.query("select 1 from app_public.audit_events where action = 'refresh_token_reused' and row_key = $1", [world.memberA.id]);
+      expect(rows).toEqual([]);
+    });
+  });
+
+  it("anonymous presents A's member's refresh token again once its successor was used: gets null, the whole session ends, and A's admin sees refresh_token_reused", async () => {
     await inTransaction(async () => {
       await as(ROLES.anonymous);
       const first = await auth.query("select refresh_token from app_public.refresh($1)", [fx.memberA.liveToken]);
       const next = first.rows[0].refresh_token as string;
       expect(next).toMatch(new RegExp(`^${world.tenants.A.id}\\.`));
+      // The successor is used (within the grace, so only this rule can refuse the replay below).
+      const following = await auth.query("select r is null as failed from app_public.refresh($1) r", [next]);
+      expect(following.rows).toEqual([{ failed: false }]);
       const again = await auth.query("select r is null as failed from app_public.refresh($1) r", [fx.memberA.liveToken]);
       expect(again.rows).toEqual([{ failed: true }]);
       const after = await auth.query("select r is null as failed from app_public.refresh($1) r", [next]);

@@ -25,6 +25,9 @@ export default interface RefreshTokens {
 
   /** When it was exchanged for a new pair; a second use is theft. */
   used_at: Date | null;
+
+  /** SHA-256 of the token it was first exchanged for; a reuse within the grace is allowed only while that one is unused. */
+  replaced_by: unknown | null;
 }
 
 /**
@@ -49,6 +52,9 @@ export interface RefreshTokensInitializer {
 
   /** When it was exchanged for a new pair; a second use is theft. */
   used_at?: Date | null;
+
+  /** SHA-256 of the token it was first exchanged for; a reuse within the grace is allowed only while that one is unused. */
+  replaced_by?: unknown | null;
 }
 
 /**
@@ -70,4 +76,7 @@ export interface RefreshTokensMutator {
 
   /** When it was exchanged for a new pair; a second use is theft. */
   used_at?: Date | null;
+
+  /** SHA-256 of the token it was first exchanged for; a reuse within the grace is allowed only while that one is unused. */
+  replaced_by?: unknown | null;
 }

@@ -6,10 +6,6 @@ import { defineConfig } from "vite";
 
 export default defineConfig({
   server: { host: "127.0.0.1", port: 5173, strictPort: true },
-  preview: {
-    host: "127.0.0.1", port: 4173, strictPort: true,
-    // TEMPORARY until CORS lands
-    ...(process.env.API_PROXY_TARGET ? { proxy: { "/graphql": process.env.API_PROXY_TARGET } } : {}),
-  },
+  preview: { host: "127.0.0.1", port: 4173, strictPort: true },
   build: { target: "es2022" },
 });

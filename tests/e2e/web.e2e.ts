@@ -199,10 +199,7 @@ beforeAll(async () => {
   const dist = mkdtempSync(join(tmpdir(), "mts-e2e-web-"));
   temporary.push(dist);
   const vite = join(WEB_DIR, "node_modules/vite/bin/vite.js");
-  const viteEnv = process.env.E2E_PROXY // TEMPORARY until CORS lands
-    ? { PATH: process.env.PATH, HOME: process.env.HOME, VITE_API_URL: `${webUrl}/graphql`, API_PROXY_TARGET: apiUrl }
-    : { PATH: process.env.PATH, HOME: process.env.HOME, VITE_API_URL: `${apiUrl}/graphql` };
-  if (process.env.E2E_PROXY) apiUrl = webUrl;
+  const viteEnv = { PATH: process.env.PATH, HOME: process.env.HOME, VITE_API_URL: `${apiUrl}/graphql` };
   await run([vite, "build", "--outDir", dist, "--emptyOutDir"], { what: "vite build", cwd: WEB_DIR, env: viteEnv, ready: /built in/ });
   await run([vite, "preview", "--outDir", dist, "--port", String(webPort), "--strictPort"], {
     what: "vite preview",

@@ -26,6 +26,9 @@ const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 /** Access tokens live this long; the app refreshes 5 s before expiry. */
 const JWT_EXPIRES_IN = 10;
 const PASSWORD = "correct-horse-battery";
+/** The API's codes for a used invitation and a refresh token of an ended session (generated/ERRORS.md). */
+const INVALID_INVITATION = "BADIN";
+const INVALID_REFRESH_TOKEN = "BADRT";
 
 const children: ChildProcess[] = [];
 const temporary: string[] = [];
@@ -146,8 +149,8 @@ async function addTask(page: Page, title: string) {
   await noErrorShown(page);
 }
 
-/** Waits until the page's stored access token is stale (expired, or within the app's 5 s margin). */
-async function waitForStaleToken(page: Page) {
+/** Waits until the page's stored access token has expired. */
+async function waitForExpiredToken(page: Page) {
   const exp = await page.evaluate(() => {
     const { accessToken } = JSON.parse(localStorage.getItem("mts.session")!);
     return JSON.parse(atob(accessToken.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).exp as number;
@@ -314,7 +317,7 @@ describe("the example app in Chromium", () => {
     await again.reload();
     await again.getByTestId("accept-screen").waitFor();
     await fill(again, "accept-form", { name: "Mallory", password: PASSWORD });
-    await expect.poll(() => again.getByTestId("error").textContent()).toMatch(/^BADIN: /);
+    await expect.poll(() => again.getByTestId("error").textContent()).toMatch(new RegExp(`^${INVALID_INVITATION}: `));
     await bob.close();
 
     await page.reload();
@@ -356,7 +359,7 @@ describe("the example app in Chromium", () => {
     await expect.poll(() => summary(second)).toBe("Tasks 1–5 of 7");
     const before = await page.evaluate(() => JSON.parse(localStorage.getItem("mts.session")!).refreshToken as string);
 
-    await waitForStaleToken(page);
+    await waitForExpiredToken(page);
     const from = calls.length;
     // Both tabs need the API at the same moment, with an expired access token.
     await Promise.all([page.getByTestId("next-page").click(), second.getByTestId("next-page").click()]);
@@ -391,7 +394,7 @@ describe("the example app in Chromium", () => {
       body: JSON.stringify({ documentId: documentId("Refresh"), operationName: "Refresh", variables: { refreshToken } }),
     });
     const body = (await res.json()) as { data?: { refresh: unknown }; errors?: { extensions?: { code?: string } }[] };
-    expect(body.errors?.[0]?.extensions?.code).toBe("BADRT");
+    expect(body.errors?.[0]?.extensions?.code).toBe(INVALID_REFRESH_TOKEN);
 
     // And logging in again starts a new one.
     await fill(page, "login-form", { slug: slugA, email: adminA, password: PASSWORD });

@@ -4,16 +4,18 @@ import { createSecretKey, randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import pg from "pg";
 import { postgraphile } from "postgraphile";
+import { grafast } from "postgraphile/grafast";
 import { grafserv } from "postgraphile/grafserv/express/v4";
 import { AuthError, makeAuthenticator, OPERATOR_TENANT_HEADER } from "./auth.ts";
 import type { Config } from "../common/config.ts";
 import { makeAvailability } from "./availability.ts";
 import { makeCors } from "./cors.ts";
 import { makeOperatorCheck, type RequestSummary } from "./operator-check.ts";
-import { isUnavailable, sendError, STALE_TOKEN, UNAVAILABLE } from "./errors.ts";
+import { isUnavailable, makeMaskError, sendError, STALE_TOKEN, UNAVAILABLE } from "./errors.ts";
 import { makeExportHandler } from "./export.ts";
 import { makePreset } from "./preset.ts";
 import { makeFairShare } from "./fair-share.ts";
+import { makeRefreshCookieHandlers, REFRESH_COOKIE_PATH, type RunGraphQL } from "./refresh-cookie.ts";
 
 export interface App {
   server: Server;
@@ -154,6 +156,17 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
     bodyError,
     checkOperator,
   );
+  if (config.refreshCookie) {
+    // The refresh token in an HttpOnly cookie (server/refresh-cookie.ts), through PostGraphile's own mutations, as anonymous.
+    const run: RunGraphQL = async (req, res, source, variableValues) => {
+      const { schema, resolvedPreset } = await pgl.getSchemaResult();
+      return (await grafast({ schema, source, variableValues, resolvedPreset, requestContext: { node: { req, res } } as Partial<Grafast.RequestContext> })) as Awaited<ReturnType<RunGraphQL>>;
+    };
+    const cookie = makeRefreshCookieHandlers(run, makeMaskError(config.env !== "production", availability.markDown));
+    const perTenantShare = fairShare.graphql;
+    app.post(`${REFRESH_COOKIE_PATH}/refresh`, availability.gate, perTenantShare, (req, res, next) => void cookie.refresh(req, res).catch(next));
+    app.post(`${REFRESH_COOKIE_PATH}/logout`, availability.gate, perTenantShare, (req, res, next) => void cookie.logout(req, res).catch(next));
+  }
   app.get("/export", availability.gate, verifyToken, fairShare.export, checkOperator, makeExportHandler(pool, config.database.contextMode, config.exports, availability.markDown));
 
   const server = createServer(app);

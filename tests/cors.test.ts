@@ -91,7 +91,7 @@ describe("CORS with CORS_ORIGINS listing two origins", () => {
   });
 
   it("a request from an origin not listed is served without CORS headers (the browser keeps it from the page); without Origin, none either", async () => {
-    for (const headers of [{ origin: EVIL }, {}]) {
+    for (const headers of [{ origin: EVIL }, {}] as Record<string, string>[]) {
       const res = await post(api.url, headers);
       expect(res.status).toBe(200);
       expect(res.headers.get("access-control-allow-origin")).toBeNull();

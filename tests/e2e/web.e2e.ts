@@ -3,7 +3,9 @@
 // in production mode, on a fresh database of this file) on one origin, and
 // the built app served by `vite preview` on another (CORS_ORIGINS). The API
 // enforces the app's trusted documents and issues short-lived access tokens,
-// so the flows below also cross several transparent refreshes.
+// so the flows below also cross several transparent refreshes. A second
+// build of the app, on a third origin, keeps the refresh token in the API's
+// HttpOnly cookie (VITE_REFRESH_COOKIE=true, REFRESH_COOKIE=1).
 //
 // Every test fails on a console error or an uncaught exception in any page.
 // Screenshots of each main screen go to $E2E_ARTIFACTS (default
@@ -34,6 +36,8 @@ const children: ChildProcess[] = [];
 const temporary: string[] = [];
 let apiUrl = "";
 let webUrl = "";
+/** The same app built with VITE_REFRESH_COOKIE=true. */
+let cookieWebUrl = "";
 let browser: Browser;
 /** Console errors and uncaught exceptions of every page, cleared after each test. */
 let pageErrors: string[] = [];
@@ -100,14 +104,15 @@ function watch(page: Page) {
 
 async function record(page: Page, request: Request) {
   if (!request.url().startsWith(apiUrl) || request.method() !== "POST") return;
+  const path = new URL(request.url()).pathname;
   const body = request.postDataJSON() as { operationName?: string } | null;
   const response = await request.response();
-  calls.push({ page, operation: body?.operationName ?? "?", status: response?.status() ?? 0 });
+  calls.push({ page, operation: path === "/graphql" ? (body?.operationName ?? "?") : path, status: response?.status() ?? 0 });
 }
 
-async function openApp(context: BrowserContext, hash = "#/login"): Promise<Page> {
+async function openApp(context: BrowserContext, hash = "#/login", origin = webUrl): Promise<Page> {
   const page = await context.newPage();
-  await page.goto(`${webUrl}/${hash}`);
+  await page.goto(`${origin}/${hash}`);
   return page;
 }
 
@@ -134,8 +139,8 @@ async function fill(page: Page, form: string, values: Record<string, string>) {
 const titles = (page: Page) => page.getByTestId("task-title").allTextContents();
 const summary = (page: Page) => page.getByTestId("task-summary").textContent();
 
-async function signUp(page: Page, slug: string, name: string, email: string) {
-  await page.goto(`${webUrl}/#/signup`);
+async function signUp(page: Page, slug: string, name: string, email: string, origin = webUrl) {
+  await page.goto(`${origin}/#/signup`);
   await page.getByTestId("signup-screen").waitFor();
   await fill(page, "signup-form", { name, slug, email, password: PASSWORD });
   await page.getByTestId("tasks-screen").waitFor();
@@ -164,6 +169,8 @@ const slugB = `e2e-b-${randomBytes(3).toString("hex")}`;
 const adminA = `admin@${slugA}.test`;
 const memberA = `member@${slugA}.test`;
 const adminB = `admin@${slugB}.test`;
+const slugC = `e2e-c-${randomBytes(3).toString("hex")}`;
+const adminC = `admin@${slugC}.test`;
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (or set CHROMIUM_PATH)`);
@@ -173,7 +180,9 @@ beforeAll(async () => {
 
   const db = await createTestDatabase();
   const webPort = await freePort();
+  const cookieWebPort = await freePort();
   webUrl = `http://127.0.0.1:${webPort}`;
+  cookieWebUrl = `http://127.0.0.1:${cookieWebPort}`;
   const dataDir = mkdtempSync(join(tmpdir(), "mts-e2e-"));
   temporary.push(dataDir);
   // The API as `npm start` runs it, in production mode, on the file's database.
@@ -192,24 +201,27 @@ beforeAll(async () => {
       PORT: "0",
       JWT_EXPIRES_IN: String(JWT_EXPIRES_IN),
       TRUSTED_DOCUMENTS,
-      CORS_ORIGINS: webUrl,
+      CORS_ORIGINS: `${webUrl},${cookieWebUrl}`,
+      REFRESH_COOKIE: "1",
     },
     ready: /ready in \d+ ms/,
   });
   apiUrl = /GraphQL\s+(http:\/\/\S+)\/graphql/.exec(apiOutput)![1];
 
-  // The app, built against that API, served from its own origin.
-  const dist = mkdtempSync(join(tmpdir(), "mts-e2e-web-"));
-  temporary.push(dist);
+  // The app, built against that API, served from its own origin; and again in cookie mode.
   const vite = join(WEB_DIR, "node_modules/vite/bin/vite.js");
-  const viteEnv = { PATH: process.env.PATH, HOME: process.env.HOME, VITE_API_URL: `${apiUrl}/graphql` };
-  await run([vite, "build", "--outDir", dist, "--emptyOutDir"], { what: "vite build", cwd: WEB_DIR, env: viteEnv, ready: /built in/ });
-  await run([vite, "preview", "--outDir", dist, "--port", String(webPort), "--strictPort"], {
-    what: "vite preview",
-    cwd: WEB_DIR,
-    env: viteEnv,
-    ready: new RegExp(`127\\.0\\.0\\.1:${webPort}`),
-  });
+  for (const [port, cookie] of [[webPort, false], [cookieWebPort, true]] as const) {
+    const dist = mkdtempSync(join(tmpdir(), "mts-e2e-web-"));
+    temporary.push(dist);
+    const viteEnv = { PATH: process.env.PATH, HOME: process.env.HOME, VITE_API_URL: `${apiUrl}/graphql`, VITE_REFRESH_COOKIE: String(cookie) };
+    await run([vite, "build", "--outDir", dist, "--emptyOutDir"], { what: "vite build", cwd: WEB_DIR, env: viteEnv, ready: /built in/ });
+    await run([vite, "preview", "--outDir", dist, "--port", String(port), "--strictPort"], {
+      what: "vite preview",
+      cwd: WEB_DIR,
+      env: viteEnv,
+      ready: new RegExp(`127\\.0\\.0\\.1:${port}`),
+    });
+  }
 
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -411,5 +423,70 @@ describe("the example app in Chromium", () => {
     });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { errors: { extensions: { code: string } }[] }).errors[0].extensions.code).toBe("UNTRUSTED_DOCUMENT");
+  });
+});
+
+describe("the example app in Chromium, with the refresh token in the API's HttpOnly cookie", () => {
+  let context: BrowserContext;
+  let page: Page;
+  // (Playwright's URL filter leaves out Secure cookies of http URLs, though Chromium sends them to 127.0.0.1.)
+  const refreshCookie = async () => (await context.cookies()).find((c) => c.name === "mts_refresh" && c.domain === "127.0.0.1");
+
+  it("signs up, and the page never holds the refresh token", async () => {
+    context = await newContext();
+    page = await openApp(context, "#/signup", cookieWebUrl);
+    await signUp(page, slugC, "Tenant C", adminC, cookieWebUrl);
+    const stored = await page.evaluate(() => JSON.parse(localStorage.getItem("mts.session")!));
+    expect(Object.keys(stored)).toEqual(["accessToken"]);
+    const cookie = await refreshCookie();
+    expect(cookie).toMatchObject({ httpOnly: true, secure: true, sameSite: "Strict", path: "/auth" });
+    expect(await page.evaluate(() => document.cookie)).toBe("");
+    await page.getByTestId("no-project").waitFor();
+    await fill(page, "new-project-form", { name: "C project" });
+    await page.getByTestId("new-task-form").locator('select[name="projectId"]').waitFor();
+    await addTask(page, "C task");
+    await expect.poll(() => summary(page)).toBe("Tasks 1–1 of 1");
+    await screenshot(page, "08-cookie-mode-tasks");
+  });
+
+  it("refreshes through /auth/refresh when the access token expires, once across two tabs", async () => {
+    const second = await openApp(context, "#/tasks", cookieWebUrl);
+    await expect.poll(() => summary(second)).toBe("Tasks 1–1 of 1");
+    const before = (await refreshCookie())!.value;
+    await waitForExpiredToken(page);
+    const from = calls.length;
+    // Both tabs read their screens again at the same moment.
+    const rerender = (p: Page) => p.evaluate(() => window.dispatchEvent(new HashChangeEvent("hashchange")));
+    await Promise.all([rerender(page), rerender(second)]);
+    await expect.poll(() => summary(page)).toBe("Tasks 1–1 of 1");
+    await expect.poll(() => summary(second)).toBe("Tasks 1–1 of 1");
+    await new Promise((r) => setTimeout(r, 300));
+    const during = calls.slice(from);
+    expect(during.filter((c) => c.operation === "/auth/refresh")).toHaveLength(1);
+    expect(during.filter((c) => c.operation === "Refresh")).toEqual([]);
+    expect(during.filter((c) => c.status !== 200)).toEqual([]);
+    expect((await refreshCookie())!.value).not.toBe(before);
+    await noErrorShown(page);
+    await noErrorShown(second);
+    await second.close();
+  });
+
+  it("logs out: the cookie is cleared and its refresh token refused", async () => {
+    const token = (await refreshCookie())!.value;
+    await page.getByTestId("logout").click();
+    await page.getByTestId("login-screen").waitFor();
+    expect(await refreshCookie()).toBeUndefined();
+    expect(await page.evaluate(() => localStorage.getItem("mts.session"))).toBeNull();
+    const res = await fetch(`${apiUrl}/auth/refresh`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ refreshToken: token }),
+    });
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { errors: { extensions: { code: string } }[] }).errors[0].extensions.code).toBe(INVALID_REFRESH_TOKEN);
+    await fill(page, "login-form", { slug: slugC, email: adminC, password: PASSWORD });
+    await expect.poll(() => summary(page)).toBe("Tasks 1–1 of 1");
+    expect(await refreshCookie()).toBeDefined();
+    await context.close();
   });
 });

@@ -6,14 +6,15 @@
 //   works against an API that runs only trusted documents (TRUSTED_DOCUMENTS
 //   = src/gql/persisted-documents.json).
 // - fetchExchange: POST to the API's /graphql, another origin (CORS).
+// In cookie mode (VITE_REFRESH_COOKIE=true) the refresh goes to the API's
+// /auth/refresh instead of the `refresh` mutation (src/refresh-cookie.ts).
 import { Client, CombinedError, fetchExchange, type Operation } from "@urql/core";
 import { authExchange } from "@urql/exchange-auth";
 import { persistedExchange } from "@urql/exchange-persisted";
+import { API_URL } from "./api-url.ts";
 import { ANONYMOUS_OPERATIONS, Refresh } from "./documents.ts";
+import { refreshWithCookie } from "./refresh-cookie.ts";
 import * as session from "./session.ts";
-
-/** The API's GraphQL endpoint, fixed at build time (`VITE_API_URL`). */
-export const API_URL: string = import.meta.env.VITE_API_URL ?? "http://127.0.0.1:3000/graphql";
 
 /** Codes with which the API refuses a token (HTTP 401). */
 const TOKEN_REFUSED = new Set(["INVALID_TOKEN", "TOKEN_EXPIRED"]);
@@ -32,6 +33,16 @@ function operationName(operation: Operation): string | undefined {
 
 const anonymous = (operation: Operation) => ANONYMOUS_OPERATIONS.has(operationName(operation) ?? "");
 
+/** The access token an operation was sent with. */
+function bearerOf(operation: Operation): string | undefined {
+  const options = typeof operation.context.fetchOptions === "function" ? operation.context.fetchOptions() : operation.context.fetchOptions;
+  const header = (options?.headers as Record<string, string> | undefined)?.Authorization;
+  return header?.replace(/^Bearer /, "");
+}
+
+/** The access token the next refresh replaces: found expired before sending, or refused by the API. */
+let replacing: string | undefined;
+
 export const client = new Client({
   url: API_URL,
   // No cache: every screen reads what the API says now.
@@ -46,13 +57,18 @@ export const client = new Client({
       },
       willAuthError(operation) {
         const tokens = session.load();
-        return !!tokens && !anonymous(operation) && session.accessTokenIsStale(tokens);
+        if (!tokens || anonymous(operation) || !session.accessTokenIsStale(tokens)) return false;
+        replacing = tokens.accessToken;
+        return true;
       },
-      didAuthError(error) {
-        return error.response?.status === 401 || error.graphQLErrors.some((e) => TOKEN_REFUSED.has(String(e.extensions?.code)));
+      didAuthError(error, operation) {
+        const refused = error.response?.status === 401 || error.graphQLErrors.some((e) => TOKEN_REFUSED.has(String(e.extensions?.code)));
+        if (refused) replacing = bearerOf(operation);
+        return refused;
       },
       async refreshAuth() {
-        await session.refresh(async (refreshToken) => {
+        await session.refresh(replacing, async ({ refreshToken }) => {
+          if (session.REFRESH_COOKIE || !refreshToken) return refreshWithCookie();
           const result = await utils.mutate(Refresh, { refreshToken });
           const tokens = result.data?.refresh?.result;
           if (tokens?.accessToken && tokens.refreshToken) {

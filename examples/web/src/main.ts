@@ -2,6 +2,7 @@
 import "./style.css";
 import { client } from "./client.ts";
 import { Logout, Me } from "./documents.ts";
+import { logoutWithCookie } from "./refresh-cookie.ts";
 import * as session from "./session.ts";
 import { acceptInvitation, logIn, signUp } from "./screens/auth.ts";
 import { members } from "./screens/members.ts";
@@ -20,8 +21,9 @@ const root = document.querySelector<HTMLElement>("#app")!;
 async function logOut() {
   const tokens = session.load();
   // The session ends on the server too; the tokens go whatever the answer.
-  if (tokens) await client.mutation(Logout, { refreshToken: tokens.refreshToken });
-  session.clear();
+  if (session.REFRESH_COOKIE) await logoutWithCookie();
+  else if (tokens?.refreshToken) await client.mutation(Logout, { refreshToken: tokens.refreshToken });
+  await session.clear();
 }
 
 function header(): HTMLElement {

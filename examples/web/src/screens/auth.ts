@@ -2,15 +2,26 @@
 // session's first tokens, stored by session.save().
 import { client } from "../client.ts";
 import { AcceptInvitation, CreateTenant, Login } from "../documents.ts";
+import { refreshWithCookie } from "../refresh-cookie.ts";
 import * as session from "../session.ts";
 import { field, form, h, showError } from "../ui.ts";
 
 type TokenResult = { accessToken?: string | null; refreshToken?: string | null } | null | undefined;
 
-/** Stores the tokens a sign-up, login or acceptance returned; false (and the error shown) when there are none. */
-function start(tokens: TokenResult): boolean {
+/**
+ * Starts the session with the tokens a sign-up, login or acceptance
+ * returned; false when there are none. In cookie mode the refresh token goes
+ * straight to /auth/refresh, which moves it into the HttpOnly cookie.
+ */
+async function start(tokens: TokenResult): Promise<boolean> {
   if (!tokens?.accessToken || !tokens.refreshToken) return false;
-  session.save({ accessToken: tokens.accessToken, refreshToken: tokens.refreshToken });
+  if (session.REFRESH_COOKIE) {
+    const outcome = await refreshWithCookie(tokens.refreshToken);
+    if (!("tokens" in outcome)) return false;
+    await session.save(outcome.tokens);
+  } else {
+    await session.save({ accessToken: tokens.accessToken, refreshToken: tokens.refreshToken });
+  }
   location.hash = "#/tasks";
   return true;
 }
@@ -24,7 +35,7 @@ export function signUp(): HTMLElement {
       "signup-form",
       async (v) => {
         const result = await client.mutation(CreateTenant, { slug: v.slug, name: v.name, adminEmail: v.email, adminPassword: v.password });
-        if (!start(result.data?.createTenant?.result)) showError(result.error ?? "Sign-up failed.");
+        if (!(await start(result.data?.createTenant?.result))) showError(result.error ?? "Sign-up failed.");
       },
       field("Organisation name", "name"),
       field("Address (slug)", "slug", { pattern: "[a-z0-9\\-]+" }),
@@ -45,7 +56,7 @@ export function logIn(): HTMLElement {
       "login-form",
       async (v) => {
         const result = await client.mutation(Login, { tenantSlug: v.slug, email: v.email, password: v.password });
-        if (!start(result.data?.login?.result)) showError(result.error ?? "Login failed.");
+        if (!(await start(result.data?.login?.result))) showError(result.error ?? "Login failed.");
       },
       field("Organisation (slug)", "slug"),
       field("Email", "email", { type: "email" }),
@@ -65,7 +76,7 @@ export function acceptInvitation(params: URLSearchParams): HTMLElement {
       "accept-form",
       async (v) => {
         const result = await client.mutation(AcceptInvitation, { token: v.token, name: v.name, password: v.password });
-        if (!start(result.data?.acceptInvitation?.result)) showError(result.error ?? "The invitation could not be accepted.");
+        if (!(await start(result.data?.acceptInvitation?.result))) showError(result.error ?? "The invitation could not be accepted.");
       },
       field("Invitation token", "token", { value: params.get("token") ?? "" }),
       field("Your name", "name"),

@@ -8,8 +8,34 @@ import { GraphQLError } from "postgraphile/graphql";
 /** A token refused because the database no longer agrees with it (401). */
 export const STALE_TOKEN = { code: "INVALID_TOKEN", message: "The token no longer matches its account or session." };
 
+/**
+ * The one vocabulary clients see in `extensions.code` is words
+ * (INVALID_CREDENTIALS, NOT_FOUND). SQL raises its deliberate errors with
+ * five-capital-letter SQLSTATEs (db/CONVENTIONS.md, "Errors"; `@nullError`
+ * tags too); this table gives each its word. A code missing here stops
+ * `npm run generate` (generated/ERRORS.md lists every code; bin/generate.ts).
+ */
+export const SQL_ERROR_CODES: Readonly<Record<string, string>> = {
+  BADEM: "INVALID_EMAIL",
+  BADIN: "INVALID_INVITATION",
+  BADNM: "INVALID_NAME",
+  BADRT: "INVALID_REFRESH_TOKEN",
+  BADSL: "INVALID_SLUG",
+  CONFM: "CONFIRMATION_MISMATCH",
+  CREDS: "INVALID_CREDENTIALS",
+  EMTKN: "EMAIL_TAKEN",
+  IMMUT: "IMMUTABLE_COLUMN",
+  LASTA: "LAST_ADMIN",
+  LOCKD: "LOGIN_LOCKED",
+  LONGP: "PASSWORD_TOO_LONG",
+  NOINV: "INVITATION_NOT_FOUND",
+  NOUSR: "USER_NOT_FOUND",
+  TAKEN: "SLUG_TAKEN",
+  WEAKP: "PASSWORD_TOO_SHORT",
+};
+
 /** Codes for standard PostgreSQL errors that a caller can cause. */
-const BY_SQLSTATE: Record<string, { code: string; message: string }> = {
+export const BY_SQLSTATE: Readonly<Record<string, { code: string; message: string }>> = {
   // app_private.assert_claims_current, at the start of the request's transaction.
   "28000": STALE_TOKEN,
   "42501": { code: "FORBIDDEN", message: "Permission denied." },
@@ -88,7 +114,7 @@ export function makeMaskError(development: boolean, onUnavailable: () => void = 
       return replace(error, original.message, { code });
     }
     if (sqlState && APPLICATION_SQLSTATE.test(sqlState)) {
-      return replace(error, original.message, { code: sqlState });
+      return replace(error, original.message, { code: SQL_ERROR_CODES[sqlState] ?? sqlState });
     }
     const known = sqlState
       ? BY_SQLSTATE[sqlState]

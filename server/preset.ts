@@ -9,6 +9,7 @@ import { ANONYMOUS_SETTINGS, type PgSettings } from "./auth.ts";
 import type { Config } from "../common/config.ts";
 import { DomainsAsBaseTypesPlugin } from "./domain-types.ts";
 import { EnumValuesPlugin } from "./enum-values.ts";
+import { ErrorDescriptionsPlugin } from "./error-descriptions.ts";
 import { ErrorCodesPlugin, makeMaskError, StaleTokenStatusPlugin } from "./errors.ts";
 import { makeLimitsPlugin } from "./limits.ts";
 import { NodeIdLookupsPlugin } from "./node-ids.ts";
@@ -55,6 +56,7 @@ export function makePreset(
       DomainsAsBaseTypesPlugin,
       EnumValuesPlugin,
       NodeIdLookupsPlugin,
+      ErrorDescriptionsPlugin,
       SingleShardPlugin,
     ],
     pgServices: [

@@ -85,11 +85,11 @@ describe("onboarding", () => {
   });
 
   it.each([
-    ["a taken slug", { slug: "acme" }, "TAKEN"],
-    ["an invalid slug", { slug: "Not A Slug" }, "BADSL"],
-    ["an invalid email", { email: "not-an-email" }, "BADEM"],
-    ["a short password", { password: "short" }, "WEAKP"],
-    ["a blank name", { name: " " }, "BADNM"],
+    ["a taken slug", { slug: "acme" }, "SLUG_TAKEN"],
+    ["an invalid slug", { slug: "Not A Slug" }, "INVALID_SLUG"],
+    ["an invalid email", { email: "not-an-email" }, "INVALID_EMAIL"],
+    ["a short password", { password: "short" }, "PASSWORD_TOO_SHORT"],
+    ["a blank name", { name: " " }, "INVALID_NAME"],
   ])("onboarding with %s fails with %s and creates nothing", async (_what, override, code) => {
     const tenantCount = () =>
       withClient(db.ownerUrl, (c) => c.query("select count(*)::int as n from app_public.tenants")).then((r) => r.rows[0].n);
@@ -125,7 +125,7 @@ describe("login", () => {
     const unknownEmail = await api.graphql(LOGIN, { email: "nobody@acme.test", password: world.password });
     for (const { body } of [wrongPassword, unknownEmail]) {
       expect(body.data?.login).toBeNull();
-      expect(body.errors?.[0]).toMatchObject({ message: "Incorrect tenant, email or password.", extensions: { code: "CREDS" } });
+      expect(body.errors?.[0]).toMatchObject({ message: "Incorrect tenant, email or password.", extensions: { code: "INVALID_CREDENTIALS" } });
       expect(JSON.stringify(body)).not.toMatch(/eyJ/); // no token anywhere
     }
   });
@@ -170,6 +170,18 @@ describe("tenant isolation", () => {
     expect(names).toEqual(expect.arrayContaining(["task", "user", "tenantBySlug", "updateTask", "deleteTask", "updateUser", "updateTenant"]));
     for (const name of ["task", "user", "project", "comment", "invitation", "tenant", "auditEvent"]) {
       expect(query.find((f) => f.name === name)?.args.map((a) => a.name), name).toEqual(["id"]);
+    }
+  });
+
+  it("a node id that is not one (garbage, another type's, a key that is no uuid) finds and changes nothing: null, or INVALID_INPUT, never INTERNAL", async () => {
+    const ids = ["garbage", nodeId("User", world.tenants.A.id, world.memberA.id), nodeId("Task", "x", "y"), Buffer.from("[1,2").toString("base64")];
+    for (const id of ids) {
+      for (const query of ["query($id: ID!) { task(id: $id) { rowId } }", "mutation($id: ID!) { updateTask(input: {id: $id, patch: {title: \"x\"}}) { task { rowId } } }"]) {
+        const { body } = await api.graphql(query, { id }, tokenMemberA);
+        const codes = (body.errors ?? []).map((e) => e.extensions?.code);
+        expect(codes.filter((c) => c !== "INVALID_INPUT" && c !== "NOT_FOUND"), `${id} ${query}`).toEqual([]);
+        expect(Object.values(body.data ?? {}).every((v) => v === null || (v as { task?: unknown }).task === null), `${id} ${query}`).toBe(true);
+      }
     }
   });
 
@@ -229,7 +241,7 @@ describe("tenant isolation", () => {
       tokenAdminA,
     );
     expect(remove.body.data!.removeUser).toBeNull();
-    expect(remove.body.errors![0].extensions).toMatchObject({ code: "NOUSR" });
+    expect(remove.body.errors![0].extensions).toMatchObject({ code: "USER_NOT_FOUND" });
 
     const b = await api.graphql("{ users { totalCount nodes { name } } }", {}, tokenAdminB);
     expect(b.body.data!.users.totalCount).toBe(2);
@@ -356,7 +368,7 @@ describe("errors", () => {
     expect(denied.body.errors![0].extensions).toEqual({ code: "FORBIDDEN" });
     expect(JSON.stringify(denied.body)).not.toMatch(/app_public|mts_|select |permission denied for|relation|stack/i);
     const creds = await prod.graphql(`mutation { login(input: {tenantSlug: "acme", email: "x@y.z", password: "nope-nope"}) { result { accessToken } } }`);
-    expect(creds.body.errors![0]).toMatchObject({ message: "Incorrect tenant, email or password.", extensions: { code: "CREDS" } });
+    expect(creds.body.errors![0]).toMatchObject({ message: "Incorrect tenant, email or password.", extensions: { code: "INVALID_CREDENTIALS" } });
   });
 
   it("GraphiQL is served in development and not in production", async () => {

@@ -176,12 +176,12 @@ describe("the domain through the API", () => {
       `mutation($s: String!, $e: String!, $p: String!) { login(input: {tenantSlug: $s, email: $e, password: $p}) { result { accessToken } } }`,
       { s: payload, e: payload, p: payload },
     );
-    expect(login.body.errors![0].extensions).toMatchObject({ code: "CREDS" });
+    expect(login.body.errors![0].extensions).toMatchObject({ code: "INVALID_CREDENTIALS" });
     const onboarding = await api.graphql(
       `mutation($p: String!) { createTenant(input: {name: $p, slug: $p, adminEmail: "x@y.test", adminPassword: "password123"}) { result { accessToken } } }`,
       { p: payload },
     );
-    expect(onboarding.body.errors![0].extensions).toMatchObject({ code: "BADSL" });
+    expect(onboarding.body.errors![0].extensions).toMatchObject({ code: "INVALID_SLUG" });
     // Everything is still where it was.
     const users = await api.graphql("{ users { totalCount } }", {}, tokenMemberB);
     expect(users.body.data!.users.totalCount).toBe(2);

@@ -291,7 +291,7 @@ describe("deleteTenant", () => {
   it("an admin must repeat the tenant's slug", async () => {
     const token = await api.login(world.tenants.B.slug, world.adminB.email, world.password);
     const { body } = await api.graphql(DELETE, { slug: world.tenants.A.slug }, token);
-    expect(body.errors![0].extensions).toMatchObject({ code: "CONFM" });
+    expect(body.errors![0].extensions).toMatchObject({ code: "CONFIRMATION_MISMATCH" });
   });
 });
 

@@ -100,7 +100,7 @@ describe("@nullError: a function's comment says what its null result means", () 
     const signIn = () => api.graphql(`mutation { signIn(input: ${WRONG_LOGIN}) { result { accessToken } } }`);
     const first = await signIn();
     expect(first.status).toBe(200);
-    expect(first.body.errors![0]).toMatchObject({ message: "Incorrect tenant, email or password.", extensions: { code: "CREDS" } });
+    expect(first.body.errors![0]).toMatchObject({ message: "Incorrect tenant, email or password.", extensions: { code: "INVALID_CREDENTIALS" } });
     expect(first.body.data).toEqual({ signIn: null });
     expect((await signIn()).status).toBe(429);
 

@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { generateAccess, generateCitus, generateSchema, generateSchemaSql, generateTypes } from "../bin/generate.ts";
+import { generateAccess, generateCitus, generateErrors, generateSchema, generateSchemaSql, generateTypes } from "../bin/generate.ts";
 import { ROOT_DIR } from "../db/migrate.ts";
 import { createTestDatabase } from "./helpers/database.ts";
 
@@ -27,6 +27,7 @@ describe("generated/", () => {
     await generateAccess(db.ownerUrl, fresh);
     await generateSchemaSql(db.ownerUrl, fresh);
     await generateCitus(db.ownerUrl, fresh);
+    await generateErrors(db.ownerUrl, fresh);
   });
 
   it("has the same files as a fresh generation", () => {

@@ -301,7 +301,7 @@ describe("invitations", () => {
 
     // The token is used up: no second user.
     const usersBefore = ok(await gql(USERS, {}, { token: tokenAdminA })).users.totalCount;
-    expectGraphQLError(await gql(ACCEPT, { token: invited.token, name: "Carol Again", password: PASSWORD }), "acceptInvitation", "BADIN");
+    expectGraphQLError(await gql(ACCEPT, { token: invited.token, name: "Carol Again", password: PASSWORD }), "acceptInvitation", "INVALID_INVITATION");
     expect(ok(await gql(USERS, {}, { token: tokenAdminA })).users.totalCount).toBe(usersBefore);
   });
 
@@ -311,15 +311,15 @@ describe("invitations", () => {
     const revoked = ok(await gql(INVITE, { email: "dave@acme.test", role: "MEMBER" }, { token: tokenAdminA })).inviteUser.result;
     const revocation = ok(await gql(REVOKE_INVITATION, { id: revoked.invitationId }, { token: tokenAdminA }));
     expect(revocation.revokeInvitation.result).toEqual({ rowId: revoked.invitationId, status: "REVOKED" });
-    expectGraphQLError(await gql(ACCEPT, { token: revoked.token, name: "Dave", password: PASSWORD }), "acceptInvitation", "BADIN");
+    expectGraphQLError(await gql(ACCEPT, { token: revoked.token, name: "Dave", password: PASSWORD }), "acceptInvitation", "INVALID_INVITATION");
     const revokedEvents = (await auditEvents(tokenAdminA, "invitation_revoked")).filter((e) => e.rowKey === revoked.invitationId);
     expect(revokedEvents).toHaveLength(1);
 
     const expired = ok(await gql(INVITE, { email: "erin@acme.test", role: "ADMIN" }, { token: tokenAdminA })).inviteUser.result;
     await expireInvitation(world.tenants.A.id, expired.invitationId);
-    expectGraphQLError(await gql(ACCEPT, { token: expired.token, name: "Erin", password: PASSWORD }), "acceptInvitation", "BADIN");
+    expectGraphQLError(await gql(ACCEPT, { token: expired.token, name: "Erin", password: PASSWORD }), "acceptInvitation", "INVALID_INVITATION");
     // An expired invitation is no longer pending: it cannot be revoked either.
-    expectGraphQLError(await gql(REVOKE_INVITATION, { id: expired.invitationId }, { token: tokenAdminA }), "revokeInvitation", "NOINV");
+    expectGraphQLError(await gql(REVOKE_INVITATION, { id: expired.invitationId }, { token: tokenAdminA }), "revokeInvitation", "INVITATION_NOT_FOUND");
 
     const statuses = ok(await gql(INVITATIONS, {}, { token: tokenAdminA })).invitations.nodes;
     const statusOf = (id: string) => statuses.find((i: { rowId: string }) => i.rowId === id).status;
@@ -327,7 +327,7 @@ describe("invitations", () => {
     expect(statusOf(expired.invitationId)).toBe("EXPIRED");
 
     for (const garbage of ["garbage", "", madeUpToken(world.tenants.A.id), madeUpToken(world.tenants.B.id), `${revoked.token}x`]) {
-      expectGraphQLError(await gql(ACCEPT, { token: garbage, name: "Mallory", password: PASSWORD }), "acceptInvitation", "BADIN");
+      expectGraphQLError(await gql(ACCEPT, { token: garbage, name: "Mallory", password: PASSWORD }), "acceptInvitation", "INVALID_INVITATION");
     }
     expect(ok(await gql(USERS, {}, { token: tokenAdminA })).users.totalCount).toBe(usersBefore);
   });
@@ -346,7 +346,7 @@ describe("invitations", () => {
     expect(seenByB.nodes.every((i: { tenantId: string }) => i.tenantId === world.tenants.B.id)).toBe(true);
     expect(seenByB.nodes.map((i: { rowId: string }) => i.rowId)).not.toContain(invited.invitationId);
     expect(ok(await gql(INVITATION, { id: nodeId("Invitation", world.tenants.A.id, invited.invitationId) }, { token: tokenAdminB })).invitation).toBeNull();
-    expectGraphQLError(await gql(REVOKE_INVITATION, { id: invited.invitationId }, { token: tokenAdminB }), "revokeInvitation", "NOINV");
+    expectGraphQLError(await gql(REVOKE_INVITATION, { id: invited.invitationId }, { token: tokenAdminB }), "revokeInvitation", "INVITATION_NOT_FOUND");
 
     const seenByA = ok(await gql(INVITATIONS, {}, { token: tokenAdminA })).invitations.nodes;
     expect(seenByA.find((i: { rowId: string }) => i.rowId === invited.invitationId).status).toBe("PENDING");
@@ -398,14 +398,14 @@ describe("roles and removal", () => {
 
     expect(ok(await gql(REMOVE_USER, { userId: leaver.id }, { token: tenant.admin.accessToken })).removeUser.result).toBe(true);
     await expectTokenRevoked(leaver.tokens.accessToken);
-    expectGraphQLError(await refresh(leaver.tokens.refreshToken), "refresh", "BADRT");
-    expectGraphQLError(await login(tenant.slug, leaver.email, PASSWORD), "login", "CREDS");
+    expectGraphQLError(await refresh(leaver.tokens.refreshToken), "refresh", "INVALID_REFRESH_TOKEN");
+    expectGraphQLError(await login(tenant.slug, leaver.email, PASSWORD), "login", "INVALID_CREDENTIALS");
     // The others are unaffected.
     expect((await me(stayer.tokens.accessToken)).email).toBe(stayer.email);
     const users = ok(await gql(USERS, {}, { token: tenant.admin.accessToken })).users;
     expect(users.nodes.map((u: { email: string }) => u.email)).toEqual([tenant.adminEmail, stayer.email].sort());
     // Removing again: no such user.
-    expectGraphQLError(await gql(REMOVE_USER, { userId: leaver.id }, { token: tenant.admin.accessToken }), "removeUser", "NOUSR");
+    expectGraphQLError(await gql(REMOVE_USER, { userId: leaver.id }, { token: tenant.admin.accessToken }), "removeUser", "USER_NOT_FOUND");
 
     const events = await auditEvents(tenant.admin.accessToken, "user_removed");
     expect(events).toEqual([
@@ -421,8 +421,8 @@ describe("roles and removal", () => {
   it("the last admin can be neither demoted nor removed (LASTA)", async () => {
     const tenant = await freshTenant("lasta");
     const token = tenant.admin.accessToken;
-    expectGraphQLError(await gql(SET_ROLE, { userId: tenant.adminId, role: "MEMBER" }, { token }), "setUserRole", "LASTA");
-    expectGraphQLError(await gql(REMOVE_USER, { userId: tenant.adminId }, { token }), "removeUser", "LASTA");
+    expectGraphQLError(await gql(SET_ROLE, { userId: tenant.adminId, role: "MEMBER" }, { token }), "setUserRole", "LAST_ADMIN");
+    expectGraphQLError(await gql(REMOVE_USER, { userId: tenant.adminId }, { token }), "removeUser", "LAST_ADMIN");
     expect((await me(token)).role).toBe("ADMIN");
     expect(await auditEvents(token, "role_changed")).toEqual([]);
 
@@ -433,9 +433,9 @@ describe("roles and removal", () => {
     expectGraphQLError(
       await gql(SET_ROLE, { userId: second.id, role: "MEMBER" }, { token: second.tokens.accessToken }),
       "setUserRole",
-      "LASTA",
+      "LAST_ADMIN",
     );
-    expectGraphQLError(await gql(REMOVE_USER, { userId: second.id }, { token: second.tokens.accessToken }), "removeUser", "LASTA");
+    expectGraphQLError(await gql(REMOVE_USER, { userId: second.id }, { token: second.tokens.accessToken }), "removeUser", "LAST_ADMIN");
     expect((await me(second.tokens.accessToken)).role).toBe("ADMIN");
   });
 
@@ -496,7 +496,7 @@ describe("change password", () => {
     expectGraphQLError(
       await gql(CHANGE_PASSWORD, { old: "not-my-password", new: NEW_PASSWORD }, { token: current.accessToken }),
       "changePassword",
-      "CREDS",
+      "INVALID_CREDENTIALS",
     );
     expect((await me(other.accessToken)).email).toBe(pat.email);
     expect(await auditEvents(tenant.admin.accessToken, "password_changed")).toEqual([]);
@@ -505,13 +505,13 @@ describe("change password", () => {
     expect(changed.changePassword.result).toBe(true);
 
     await expectTokenRevoked(other.accessToken);
-    expectGraphQLError(await refresh(other.refreshToken), "refresh", "BADRT");
+    expectGraphQLError(await refresh(other.refreshToken), "refresh", "INVALID_REFRESH_TOKEN");
     expect((await me(current.accessToken)).email).toBe(pat.email);
     const next = await refreshed(current.refreshToken);
     expect((await me(next.accessToken)).email).toBe(pat.email);
 
     const oldLogin = await login(tenant.slug, pat.email, PASSWORD);
-    expectGraphQLError(oldLogin, "login", "CREDS");
+    expectGraphQLError(oldLogin, "login", "INVALID_CREDENTIALS");
     expect(oldLogin.body.errors![0].message).toBe(CREDS_MESSAGE);
     const fresh = ok(await login(tenant.slug, pat.email, NEW_PASSWORD)).login.result;
     expect((await me(fresh.accessToken)).email).toBe(pat.email);
@@ -551,12 +551,12 @@ describe("sessions", () => {
     expect(await auditEvents(tenant.admin.accessToken, "refresh_token_reused")).toEqual([]);
 
     // Someone replays the first refresh token.
-    expectGraphQLError(await refresh(first.refreshToken), "refresh", "BADRT");
+    expectGraphQLError(await refresh(first.refreshToken), "refresh", "INVALID_REFRESH_TOKEN");
     await expectTokenRevoked(third.accessToken);
-    expectGraphQLError(await refresh(third.refreshToken), "refresh", "BADRT");
+    expectGraphQLError(await refresh(third.refreshToken), "refresh", "INVALID_REFRESH_TOKEN");
     expect((await me(elsewhere.accessToken)).email).toBe(sam.email);
 
-    expectGraphQLError(await refresh(first.refreshToken), "refresh", "BADRT");
+    expectGraphQLError(await refresh(first.refreshToken), "refresh", "INVALID_REFRESH_TOKEN");
     const reused = await auditEvents(tenant.admin.accessToken, "refresh_token_reused");
     expect(reused).toEqual([expect.objectContaining({ rowKey: sam.id, actorUserId: sam.id, details: { session_id: sessionId } })]);
   });
@@ -569,7 +569,7 @@ describe("sessions", () => {
 
     expect(ok(await gql(LOGOUT, { refreshToken: session.refreshToken })).logout.result).toBe(true);
     await expectTokenRevoked(session.accessToken);
-    expectGraphQLError(await refresh(session.refreshToken), "refresh", "BADRT");
+    expectGraphQLError(await refresh(session.refreshToken), "refresh", "INVALID_REFRESH_TOKEN");
     // The session that accepted the invitation is another one.
     expect((await me(lou.tokens.accessToken)).email).toBe(lou.email);
 
@@ -608,8 +608,8 @@ describe("sessions", () => {
       before.map((r) => r.id).filter((id) => id !== claimsOf(old.accessToken).session_id).sort(),
     );
     expect(await sessions("select count(*)::int as n from app_private.refresh_tokens where session_id = $1", [claimsOf(old.accessToken).session_id])).toEqual([{ n: 0 }]);
-    expectGraphQLError(await refresh(old.refreshToken), "refresh", "BADRT");
-    expectGraphQLError(await refresh(recent.refreshToken), "refresh", "BADRT");
+    expectGraphQLError(await refresh(old.refreshToken), "refresh", "INVALID_REFRESH_TOKEN");
+    expectGraphQLError(await refresh(recent.refreshToken), "refresh", "INVALID_REFRESH_TOKEN");
     expect((await me((await refreshed(live.refreshToken)).accessToken)).email).toBe(pat.email);
   });
 
@@ -646,10 +646,10 @@ describe("login lockout", () => {
 
     for (let i = 1; i <= 5; i++) {
       const failed = await login(tenant.slug, victim.email, `wrong-password-${i}`);
-      expectGraphQLError(failed, "login", "CREDS");
+      expectGraphQLError(failed, "login", "INVALID_CREDENTIALS");
       expect(failed.body.errors![0].message).toBe(CREDS_MESSAGE);
     }
-    expectGraphQLError(await login(tenant.slug, victim.email, PASSWORD), "login", "LOCKD");
+    expectGraphQLError(await login(tenant.slug, victim.email, PASSWORD), "login", "LOGIN_LOCKED");
     // The victim's existing session is not affected by the lock.
     expect((await me(victim.tokens.accessToken)).email).toBe(victim.email);
 
@@ -677,12 +677,12 @@ describe("login lockout", () => {
 
     const wrongPassword = await login(tenant.slug, known.email, "wrong-password");
     const unknownEmail = await login(tenant.slug, ghost, PASSWORD);
-    expectGraphQLError(wrongPassword, "login", "CREDS");
+    expectGraphQLError(wrongPassword, "login", "INVALID_CREDENTIALS");
     expect(unknownEmail).toEqual(wrongPassword);
 
-    for (let i = 2; i <= 5; i++) expectGraphQLError(await login(tenant.slug, ghost, `guess-${i}-guess`), "login", "CREDS");
+    for (let i = 2; i <= 5; i++) expectGraphQLError(await login(tenant.slug, ghost, `guess-${i}-guess`), "login", "INVALID_CREDENTIALS");
     const locked = await login(tenant.slug, ghost, PASSWORD);
-    expectGraphQLError(locked, "login", "LOCKD");
+    expectGraphQLError(locked, "login", "LOGIN_LOCKED");
     // A locked real account answers the same.
     for (let i = 2; i <= 5; i++) await login(tenant.slug, known.email, `wrong-password-${i}`);
     expect(await login(tenant.slug, known.email, PASSWORD)).toEqual(locked);
@@ -701,7 +701,7 @@ describe("login lockout", () => {
     for (let i = 0; i < 5; i++) users.push(await addUser(tenant, `user${i}`));
     const timed = async (email: string, password: string) => {
       const start = performance.now();
-      expectGraphQLError(await login(tenant.slug, email, password), "login", "CREDS");
+      expectGraphQLError(await login(tenant.slug, email, password), "login", "INVALID_CREDENTIALS");
       return performance.now() - start;
     };
     // Warm up both paths (connections, prepared plans).
@@ -747,7 +747,7 @@ describe("operators", () => {
 
   it("operatorLogin with a wrong password gets CREDS; the right one gives an operator access token and no refresh token", async () => {
     const wrong = await gql(OPERATOR_LOGIN, { email: DEMO_OPERATOR.email, password: "not-the-password" });
-    expectGraphQLError(wrong, "operatorLogin", "CREDS");
+    expectGraphQLError(wrong, "operatorLogin", "INVALID_CREDENTIALS");
     expect(wrong.body.errors![0].message).toBe("Incorrect email or password.");
     const unknown = await gql(OPERATOR_LOGIN, { email: "nobody@platform.test", password: world.password });
     expect(unknown).toEqual(wrong);

@@ -29,8 +29,8 @@ const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const JWT_EXPIRES_IN = 10;
 const PASSWORD = "correct-horse-battery";
 /** The API's codes for a used invitation and a refresh token of an ended session (generated/ERRORS.md). */
-const INVALID_INVITATION = "BADIN";
-const INVALID_REFRESH_TOKEN = "BADRT";
+const INVALID_INVITATION = "INVALID_INVITATION";
+const INVALID_REFRESH_TOKEN = "INVALID_REFRESH_TOKEN";
 
 const children: ChildProcess[] = [];
 const temporary: string[] = [];

@@ -25,7 +25,7 @@ const r1 = (v: number) => Math.round(v * 10) / 10;
 const esc = (s: string) => s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
 
 /** A "nice" axis maximum: 1, 2 or 5 × a power of ten, at or above `max`. */
-function niceMax(max: number): number {
+export function niceMax(max: number): number {
   if (!(max > 0)) return 1;
   const power = 10 ** Math.floor(Math.log10(max));
   return [1, 2, 5, 10].map((m) => m * power).find((v) => v >= max)!;

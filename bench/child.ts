@@ -1,9 +1,12 @@
 // The parent side of a benchmarked server: fork it with its own environment,
-// learn its port, ask for its peak memory, stop it. Bounded in time throughout.
+// learn its port, ask for its peak memory or its heap after a forced GC,
+// stop it. Bounded in time throughout.
 import { fork } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FromChild, ToChild } from "./server-process.ts";
+
+export type HeapSample = Omit<Extract<FromChild, { type: "heap" }>, "type">;
 
 /**
  * The V8 flags `npm start` gives the server (package.json), so that every
@@ -19,6 +22,10 @@ export interface ServerProcess {
   pid: number;
   /** Peak resident set size of the process so far (MB, 2^20 bytes). */
   peakRssMb(): Promise<number>;
+  /** Forces a full GC in the child and returns its memory after it (MB). */
+  heap(): Promise<HeapSample>;
+  /** Whether the process is still running. */
+  alive(): boolean;
   /** CPU time used so far (ms, user + system): by the whole process, and by its main thread (the one that runs JavaScript). */
   cpuMs(): { process: number; mainThread: number };
   stop(): Promise<void>;
@@ -64,6 +71,18 @@ export async function startServer(name: string, entry: string, env: NodeJS.Proce
           child.on("message", listener);
           ask({ type: "peak-rss" });
         }),
+      heap: () =>
+        waitFor<HeapSample>(`${name}'s heap after a GC`, 10_000, (resolve) => {
+          const listener = (m: FromChild) => {
+            if (m.type !== "heap") return;
+            child.off("message", listener);
+            const { type: _, ...sample } = m;
+            resolve(sample);
+          };
+          child.on("message", listener);
+          ask({ type: "heap" });
+        }),
+      alive: () => child.exitCode === null && child.signalCode === null,
       cpuMs: () => ({ process: cpuMsOf(`/proc/${child.pid}/stat`), mainThread: cpuMsOf(`/proc/${child.pid}/task/${child.pid}/stat`) }),
       async stop() {
         if (child.exitCode !== null || child.signalCode !== null) return;

@@ -149,3 +149,66 @@ export function readAbOptions(env: NodeJS.ProcessEnv): AbOptions {
     databaseUrl: env.BENCH_DATABASE_URL || undefined,
   };
 }
+
+/** The kinds of request of the soak's mixed load (bench/soak.ts). */
+export const SOAK_KINDS = ["list", "write", "login", "refresh", "export"] as const;
+export type SoakKind = (typeof SOAK_KINDS)[number];
+
+export interface SoakOptions {
+  tenants: number;
+  rows: number;
+  /** Minutes of mixed load on the API (at least 10 for a real run; 1 for a smoke run). */
+  minutes: number;
+  /** Seconds between two memory samples (each forces a full GC in the server). */
+  sampleSeconds: number;
+  /** Target rate of each kind, requests per second (a client never sends faster; it catches up at most 1 s of backlog). */
+  rates: Record<SoakKind, number>;
+  /** Keep-alive connections of each kind (16 in all by default). */
+  connections: Record<SoakKind, number>;
+  /** Seconds of the baseline's list load (same rate and connections as the API's list kind), after the soak. */
+  baselineSeconds: number;
+  poolSize: number;
+  databaseUrl?: string;
+  /** Folder for SOAK.md and soak.json (default: bench/). */
+  outDir: string;
+}
+
+function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw.replaceAll("_", ""));
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`);
+  return n;
+}
+
+/**
+ * `npm run bench:soak`: SOAK_MINUTES (10), SAMPLE_SECONDS (10), the rates
+ * SOAK_LIST_RATE (500/s), SOAK_WRITE_RATE (40/s), SOAK_REFRESH_RATE (20/s),
+ * SOAK_LOGINS_PER_MINUTE (30), SOAK_EXPORTS_PER_MINUTE (6),
+ * SOAK_BASELINE_SECONDS (60), and as the other benches BENCH_TENANTS (1,000),
+ * BENCH_ROWS (100,000), DB_POOL_SIZE, BENCH_DATABASE_URL, BENCH_OUT_DIR.
+ */
+export function readSoakOptions(env: NodeJS.ProcessEnv): SoakOptions {
+  const outRaw = env.BENCH_OUT_DIR || join(import.meta.dirname);
+  const minutes = positiveInt(env, "SOAK_MINUTES", 10);
+  const sampleSeconds = positiveInt(env, "SAMPLE_SECONDS", 10);
+  if (sampleSeconds > 30) throw new Error(`SAMPLE_SECONDS must be at most 30 (a minute needs samples of its own), got ${sampleSeconds}`);
+  return {
+    tenants: positiveInt(env, "BENCH_TENANTS", 1_000),
+    rows: positiveInt(env, "BENCH_ROWS", 100_000),
+    minutes,
+    sampleSeconds,
+    rates: {
+      list: positiveNumber(env, "SOAK_LIST_RATE", 500),
+      write: positiveNumber(env, "SOAK_WRITE_RATE", 40),
+      login: positiveNumber(env, "SOAK_LOGINS_PER_MINUTE", 30) / 60,
+      refresh: positiveNumber(env, "SOAK_REFRESH_RATE", 20),
+      export: positiveNumber(env, "SOAK_EXPORTS_PER_MINUTE", 6) / 60,
+    },
+    connections: { list: 10, write: 2, login: 1, refresh: 2, export: 1 },
+    baselineSeconds: positiveInt(env, "SOAK_BASELINE_SECONDS", 60),
+    poolSize: positiveInt(env, "DB_POOL_SIZE", 10),
+    databaseUrl: env.BENCH_DATABASE_URL || undefined,
+    outDir: isAbsolute(outRaw) ? outRaw : resolve(outRaw),
+  };
+}

@@ -57,8 +57,8 @@ function post(agent: Agent, url: URL, body: string): Promise<{ status: number; b
   });
 }
 
-/** The new pair, or why the answer is not one. */
-function parseAnswer(sent: string, status: number, body: string, seen: Set<string>): { access: string; refresh: string } | string {
+/** The new pair, or why the answer is not one (also the soak's check, bench/soak-requests.ts). */
+export function parseRefreshAnswer(sent: string, status: number, body: string, seen: Set<string>): { access: string; refresh: string } | string {
   if (status !== 200) return `HTTP ${status}: ${body.slice(0, 200)}`;
   let json: { data?: { refresh?: { result?: { accessToken?: unknown; refreshToken?: unknown } } }; errors?: unknown };
   try {
@@ -119,7 +119,7 @@ export async function runRefreshLoad(options: {
         continue;
       }
       const elapsed = performance.now() - t0;
-      const parsed = parseAnswer(sent, answer.status, answer.body, seen);
+      const parsed = parseRefreshAnswer(sent, answer.status, answer.body, seen);
       if (typeof parsed === "string") {
         await fail(client, parsed);
         continue;

@@ -35,7 +35,7 @@ const TABLE_HEAD = ["system", "scale", "req/s", "mean ms", "p50 ms", "p99 ms", "
 const CHECK_HEAD = ["ratio / target", "value", "target", "result", "detail"];
 const COST_HEAD = ["revocation check: cost per request", "value", "detail"];
 
-function plainTable(head: string[], rows: string[][]): string {
+export function plainTable(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const right = (i: number) => head[i] !== "" && i > 0 && /^-?[\d,.–%]/.test(rows[0]?.[i] ?? "");
   const line = (cells: string[]) =>
@@ -46,7 +46,7 @@ function plainTable(head: string[], rows: string[][]): string {
   return [line(head), widths.map((w) => "-".repeat(w)).join("  ").trimEnd(), ...rows.map(line)].join("\n");
 }
 
-function markdownTable(head: string[], rows: string[][]): string {
+export function markdownTable(head: string[], rows: string[][]): string {
   const line = (cells: string[]) => `| ${cells.map((c) => c.replaceAll("|", "\\|")).join(" | ")} |`;
   return [line(head), line(head.map(() => "---")), ...rows.map(line)].join("\n");
 }

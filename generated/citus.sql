@@ -154,11 +154,15 @@ end $$;
 do $$ begin
   if not exists (select 1 from pg_dist_partition where logicalrelid = 'app_public.users'::regclass) then
     alter table app_public.users disable trigger _100_protect_columns;
+    alter table app_public.users disable trigger _790_revoke_invitations;
+    alter table app_public.users disable trigger _790_revoke_invitations_on_demotion;
     alter table app_public.users disable trigger _800_unlink;
     alter table app_public.users disable trigger _900_audit;
     perform create_distributed_table('app_public.users', 'tenant_id', colocate_with => 'none');
     perform truncate_local_data_after_distributing_table('app_public.users');
     alter table app_public.users enable trigger _100_protect_columns;
+    alter table app_public.users enable trigger _790_revoke_invitations;
+    alter table app_public.users enable trigger _790_revoke_invitations_on_demotion;
     alter table app_public.users enable trigger _800_unlink;
     alter table app_public.users enable trigger _900_audit;
   end if;
@@ -484,6 +488,12 @@ end $$;
 do $$ begin
   if not exists (select 1 from pg_dist_object where classid = 'pg_proc'::regclass and objid = 'app_private.tg_set_updated_at()'::regprocedure) then
     perform create_distributed_function('app_private.tg_set_updated_at()');
+  end if;
+end $$;
+
+do $$ begin
+  if not exists (select 1 from pg_dist_object where classid = 'pg_proc'::regclass and objid = 'app_private.tg_users_revoke_invitations()'::regprocedure) then
+    perform create_distributed_function('app_private.tg_users_revoke_invitations()');
   end if;
 end $$;
 

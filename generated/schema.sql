@@ -310,16 +310,22 @@ CREATE OR REPLACE FUNCTION app_private.audit(tenant_id uuid, action text, table_
 AS $function$
 declare
   v_previous text := app_private.switch_tenant_context(audit.tenant_id);
+  v_actor uuid := coalesce(audit.actor_user_id, app_public.current_user_id());
 begin
+  if v_actor is not null and not exists (
+    select 1 from app_public.users u where u.tenant_id = audit.tenant_id and u.id = v_actor
+  ) then
+    v_actor := null;
+  end if;
   insert into app_public.audit_events (tenant_id, actor_user_id, actor_operator_id, action, table_name, row_key, changed_columns, details)
-    values (audit.tenant_id, coalesce(audit.actor_user_id, app_public.current_user_id()),
+    values (audit.tenant_id, v_actor,
             coalesce(audit.actor_operator_id, app_public.current_operator_id()),
             action, table_name, row_key, changed_columns, coalesce(details, '{}'));
   perform app_private.restore_tenant_context(v_previous);
 end;
 $function$;
 REVOKE ALL ON FUNCTION app_private.audit(tenant_id uuid, action text, table_name text, row_key text, changed_columns text[], details jsonb, actor_user_id uuid, actor_operator_id uuid) FROM PUBLIC;
-COMMENT ON FUNCTION app_private.audit(tenant_id uuid, action text, table_name text, row_key text, changed_columns text[], details jsonb, actor_user_id uuid, actor_operator_id uuid) IS 'Appends an audit event to a tenant''s log; the actor is the one given, or else the request''s user or operator.';
+COMMENT ON FUNCTION app_private.audit(tenant_id uuid, action text, table_name text, row_key text, changed_columns text[], details jsonb, actor_user_id uuid, actor_operator_id uuid) IS 'Appends an audit event to a tenant''s log. The actor user is the one given, or else the request''s user, and only if that is a user of the event''s tenant (a user of another tenant, e.g. accepting an invitation while logged in elsewhere, is recorded as no actor); the actor operator is the one given, or else the request''s operator.';
 
 --
 -- app_private.claims_are_current(user_id uuid, tenant_id uuid, role text, session_id uuid) (function)
@@ -755,6 +761,38 @@ REVOKE ALL ON FUNCTION app_private.tg_set_updated_at() FROM PUBLIC;
 COMMENT ON FUNCTION app_private.tg_set_updated_at() IS 'Trigger: sets updated_at to now() on update.';
 
 --
+-- app_private.tg_users_revoke_invitations() (function)
+--
+
+CREATE OR REPLACE FUNCTION app_private.tg_users_revoke_invitations()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_reason text := case when tg_op = 'DELETE' then 'inviter_removed' else 'inviter_demoted' end;
+  v_invitation app_public.invitations;
+begin
+  -- A tenant's own deletion cascades to its users and invitations alike: nothing to revoke or audit.
+  if pg_trigger_depth() > 1 then
+    return coalesce(new, old);
+  end if;
+  for v_invitation in
+    update app_public.invitations i set revoked_at = now()
+     where i.tenant_id = old.tenant_id and i.inviter_id = old.id
+       and i.accepted_at is null and i.revoked_at is null and i.expires_at > now()
+    returning i.*
+  loop
+    perform app_private.audit(v_invitation.tenant_id, 'invitation_revoked', 'app_public.invitations', v_invitation.id::text, null,
+      jsonb_build_object('email', v_invitation.email, 'role', v_invitation.role, 'reason', v_reason, 'inviter_id', old.id));
+  end loop;
+  return coalesce(new, old);
+end;
+$function$;
+REVOKE ALL ON FUNCTION app_private.tg_users_revoke_invitations() FROM PUBLIC;
+COMMENT ON FUNCTION app_private.tg_users_revoke_invitations() IS 'Trigger on app_public.users (before delete, and before an update that takes the admin role away): revokes the pending invitations the user sent and audits each as invitation_revoked (reason inviter_removed or inviter_demoted). Does nothing inside a cascade (a tenant''s deletion).';
+
+--
 -- app_private.tg_users_unlink() (function)
 --
 
@@ -942,7 +980,7 @@ COMMENT ON COLUMN app_public.audit_events.actor_user_id IS '@behavior +filterBy
 The tenant user who did it, if a user did (kept after the user is removed).';
 COMMENT ON COLUMN app_public.audit_events.actor_operator_id IS 'The platform operator who did it, if an operator did.';
 COMMENT ON COLUMN app_public.audit_events.action IS '@behavior +filterBy
-What happened: insert, update, delete (row changes), or login, login_failed, invitation_sent, invitation_revoked, invitation_accepted, role_changed, user_removed, password_changed, refresh_token_reused, operator_access.';
+What happened: insert, update, delete (row changes), or login, login_failed, invitation_sent, invitation_revoked, invitation_accepted, role_changed, user_removed, password_changed, refresh_token_reused, operator_access. Also password_change_failed (a wrong current password given to change_password).';
 COMMENT ON COLUMN app_public.audit_events.table_name IS 'The table a row change was made to (e.g. app_public.tasks), if any.';
 COMMENT ON COLUMN app_public.audit_events.row_key IS 'The id of the row changed or concerned, if any.';
 COMMENT ON COLUMN app_public.audit_events.changed_columns IS 'For inserts and updates: the columns set or changed.';
@@ -1222,6 +1260,7 @@ CREATE TABLE app_public.users (
     name text NOT NULL,
     role app_public.user_role DEFAULT 'member'::app_public.user_role NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    email_verified_at timestamp with time zone,
     CONSTRAINT users_email_unique UNIQUE (tenant_id, email),
     CONSTRAINT users_name_length CHECK (((char_length(btrim(name)) >= 1) AND (char_length(btrim(name)) <= 100))),
     CONSTRAINT users_pkey PRIMARY KEY (tenant_id, id),
@@ -1236,6 +1275,8 @@ CREATE POLICY select_own_tenant ON app_public.users AS PERMISSIVE FOR SELECT TO 
 CREATE POLICY update_as_admin ON app_public.users AS PERMISSIVE FOR UPDATE TO mts_admin USING ((tenant_id = app_public.current_tenant_id())) WITH CHECK ((tenant_id = app_public.current_tenant_id()));
 CREATE POLICY update_self ON app_public.users AS PERMISSIVE FOR UPDATE TO PUBLIC USING (((tenant_id = app_public.current_tenant_id()) AND (id = app_public.current_user_id()))) WITH CHECK (((tenant_id = app_public.current_tenant_id()) AND (id = app_public.current_user_id())));
 CREATE TRIGGER _100_protect_columns BEFORE UPDATE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg_protect_columns('tenant_id', 'id', 'email', 'role', 'created_at');
+CREATE TRIGGER _790_revoke_invitations BEFORE DELETE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg_users_revoke_invitations();
+CREATE TRIGGER _790_revoke_invitations_on_demotion BEFORE UPDATE OF role ON app_public.users FOR EACH ROW WHEN (((old.role = 'admin'::app_public.user_role) AND (new.role IS DISTINCT FROM 'admin'::app_public.user_role))) EXECUTE FUNCTION app_private.tg_users_revoke_invitations();
 CREATE TRIGGER _800_unlink BEFORE DELETE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg_users_unlink();
 CREATE TRIGGER _900_audit BEFORE INSERT OR DELETE OR UPDATE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg_audit('tenant_id', 'app_public.users');
 GRANT UPDATE ON TABLE app_public.users TO mts_admin;
@@ -1254,6 +1295,8 @@ COMMENT ON COLUMN app_public.users.role IS '@behavior +filterBy +orderBy -insert
 admin or member. Changed only by set_user_role.';
 COMMENT ON COLUMN app_public.users.created_at IS '@behavior -insert -update
 When the user was created.';
+COMMENT ON COLUMN app_public.users.email_verified_at IS '@behavior -insert -update
+When the user proved they receive mail at their address (accepting an invitation sent to it), if they have.';
 
 --
 -- app_public.accept_invitation(token text, name text, password text) (function)
@@ -1281,11 +1324,16 @@ begin
    where s.tenant_id = v_tenant_id and s.token_hash = app_private.token_hash(token)
      and i.accepted_at is null and i.revoked_at is null and i.expires_at > now()
    for update of i;
-  if v_invitation.id is null then
+  if v_invitation.id is null or not exists (
+    select 1 from app_public.users u
+     where u.tenant_id = v_tenant_id and u.id = v_invitation.inviter_id and u.role = 'admin'
+  ) then
     raise exception 'This invitation is not valid: it is unknown, used, revoked or expired.' using errcode = 'BADIN';
   end if;
   v_user_id := app_private.create_user(v_tenant_id, v_invitation.email, name, v_invitation.role, password);
-  select u.* into v_user from app_public.users u where u.tenant_id = v_tenant_id and u.id = v_user_id;
+  update app_public.users u set email_verified_at = now()
+   where u.tenant_id = v_tenant_id and u.id = v_user_id
+   returning * into v_user;
   update app_public.invitations i set accepted_at = now(), accepted_user_id = v_user.id
    where i.tenant_id = v_tenant_id and i.id = v_invitation.id;
   v_tokens := app_private.issue_tokens(v_tenant_id, v_user.id);
@@ -1299,7 +1347,7 @@ REVOKE ALL ON FUNCTION app_public.accept_invitation(token text, name text, passw
 GRANT EXECUTE ON FUNCTION app_public.accept_invitation(token text, name text, password text) TO mts_anonymous;
 GRANT EXECUTE ON FUNCTION app_public.accept_invitation(token text, name text, password text) TO mts_member;
 COMMENT ON FUNCTION app_public.accept_invitation(token text, name text, password text) IS '@rateLimit acceptInvitation
-Accepts an invitation: creates the user (with this name and password) in the invitation''s tenant and returns an access token and a refresh token. Errors: BADIN (unknown, used, revoked or expired), BADNM, WEAKP, LONGP, EMTKN.';
+Accepts an invitation: creates the user (with this name and password) in the invitation''s tenant, its address proven (email_verified_at), and returns an access token and a refresh token. Refused while the inviter is not an admin of the tenant (an invitation dies with its inviter''s rights: removing or demoting a user revokes their pending invitations). Errors: BADIN (unknown, used, revoked or expired, or its inviter no longer an admin), BADNM, WEAKP, LONGP, EMTKN.';
 
 --
 -- app_public.assert_may_export() (function)
@@ -1345,15 +1393,27 @@ AS $function$
 declare
   v_tenant_id uuid := app_public.current_tenant_id();
   v_user_id uuid := app_public.current_user_id();
+  v_slug text;
+  v_email text;
   v_hash text;
 begin
+  select t.slug into v_slug from app_public.tenants t where t.id = v_tenant_id;
+  select u.email into v_email from app_public.users u where u.tenant_id = v_tenant_id and u.id = v_user_id;
+  if v_email is null then
+    raise exception 'The current password is not correct.' using errcode = 'CREDS';
+  end if;
+  perform app_private.login_throttle_check(v_slug, v_email);
   select s.password_hash into v_hash from app_private.user_secrets s
    where s.tenant_id = v_tenant_id and s.user_id = v_user_id
    for update;
   if v_hash is null or crypt(old_password, v_hash) is distinct from v_hash then
-    raise exception 'The current password is not correct.' using errcode = 'CREDS';
+    perform app_private.login_throttle_fail(v_slug, v_email);
+    perform app_private.audit(v_tenant_id, 'password_change_failed', 'app_public.users', v_user_id::text, null,
+      jsonb_build_object('reason', 'wrong_password'));
+    return null;
   end if;
   perform app_private.assert_valid_password(new_password);
+  delete from app_private.login_throttle t where t.scope = v_slug and t.email = v_email::citext;
   update app_private.user_secrets s
      set password_hash = crypt(new_password, gen_salt('bf', 10)), password_changed_at = now()
    where s.tenant_id = v_tenant_id and s.user_id = v_user_id;
@@ -1366,7 +1426,9 @@ end;
 $function$;
 REVOKE ALL ON FUNCTION app_public.change_password(old_password text, new_password text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION app_public.change_password(old_password text, new_password text) TO mts_member;
-COMMENT ON FUNCTION app_public.change_password(old_password text, new_password text) IS 'Changes the caller''s password, given the current one; the user''s other sessions end at once. Errors: CREDS (wrong current password), WEAKP, LONGP.';
+COMMENT ON FUNCTION app_public.change_password(old_password text, new_password text) IS '@nullError CREDS The current password is not correct.
+@rateLimit login
+Changes the caller''s password, given the current one; the user''s other sessions end at once. A wrong current password counts as a failed login of the user (recorded and audited): after 5 failures within 15 minutes, for the same tenant and email, both change_password and login get LOCKD for 15 minutes. Errors: CREDS (wrong current password), LOCKD, WEAKP, LONGP.';
 
 --
 -- app_public.create_tenant(name text, slug text, admin_email text, admin_password text) (function)

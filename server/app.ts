@@ -1,21 +1,23 @@
-// The HTTP server: health endpoints, token verification, and PostGraphile.
+// The HTTP server: /graphql on plain Node (token verification, fair share,
+// body, then PostGraphile through grafserv's Node adaptor), and the other
+// endpoints (health, export, GraphiQL in development) on Express.
 import express from "express";
 import { createSecretKey, randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import pg from "pg";
 import { postgraphile } from "postgraphile";
 import { grafast } from "postgraphile/grafast";
-import { grafserv } from "postgraphile/grafserv/express/v4";
 import { AuthError, makeAuthenticator, OPERATOR_TENANT_HEADER } from "./auth.ts";
 import type { Config } from "../common/config.ts";
 import { makeAvailability } from "./availability.ts";
 import { makeCors } from "./cors.ts";
-import { makeOperatorCheck, type RequestSummary } from "./operator-check.ts";
+import { makeOperatorCheck, summarize } from "./operator-check.ts";
 import { isUnavailable, makeMaskError, sendError, STALE_TOKEN, UNAVAILABLE } from "./errors.ts";
 import { makeExportHandler } from "./export.ts";
 import { makePreset } from "./preset.ts";
 import { makeFairShare } from "./fair-share.ts";
 import { makeRefreshCookieHandlers, REFRESH_COOKIE_PATH, type RunGraphQL } from "./refresh-cookie.ts";
+import { chain, clientAddress, readBody, NodeGrafservWithBody, type ErrorHandler, type Handler, type HttpRequest, type HttpResponse } from "./http.ts";
 
 export interface App {
   server: Server;
@@ -23,17 +25,10 @@ export interface App {
   close(timeoutMs?: number): Promise<void>;
 }
 
-/** What an operator's request into a tenant is audited as: the endpoint and the GraphQL operation (its start). */
-function summarize(req: express.Request): RequestSummary {
-  const body = typeof req.body === "string" ? { query: req.body } : (req.body ?? {});
-  return {
-    method: req.method,
-    path: req.path === "/" ? req.baseUrl : req.baseUrl + req.path,
-    ...(typeof body.operationName === "string" ? { operationName: body.operationName.slice(0, 200) } : {}),
-    ...(typeof body.query === "string" ? { query: body.query.slice(0, 1000) } : {}),
-    // A trusted document (TRUSTED_DOCUMENTS) is named, not sent.
-    ...(typeof body.documentId === "string" ? { documentId: body.documentId.slice(0, 200) } : {}),
-  };
+/** The path of a request's URL, without its query string. */
+function pathOf(url = "/"): string {
+  const q = url.indexOf("?");
+  return q < 0 ? url : url.slice(0, q);
 }
 
 export async function createApp(config: Config, authUrl: string, superuserUrl?: string): Promise<App> {
@@ -67,26 +62,15 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
   const jwtKey = createSecretKey(Buffer.from(config.jwt.secret, "utf8"));
   const pgSettingsFor = makeAuthenticator(config.jwt, jwtKey);
   const pgl = postgraphile(makePreset(config, pool, jwtKey, superuserUrl, availability.markDown));
-  const serv = pgl.createServ(grafserv);
+  const serv = pgl.createServ((grafservConfig) => new NodeGrafservWithBody(grafservConfig));
+  const graphqlHandler = serv.handler();
 
   const app = express();
   app.disable("x-powered-by");
-  // CORS before everything else: preflights answered, headers on every answer (errors too).
-  const cors = makeCors(config.cors, config.refreshCookie);
-  app.use((req, res, next) => void (cors(req, res) || next()));
   // Which proxies may tell the client's address (per-address limits and fair shares use it).
   app.set("trust proxy", config.trustProxy);
-  // Once shutting down, every response closes its connection (also those in
-  // flight), so that a client that keeps connections alive (a proxy) cannot
-  // hold the process open.
   let closing = false;
-  const inFlight = new Set<express.Response>();
-  app.use((_req, res, next) => {
-    if (closing) res.set("Connection", "close");
-    inFlight.add(res);
-    res.once("close", () => inFlight.delete(res));
-    next();
-  });
+  const inFlight = new Set<HttpResponse>();
 
   app.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
@@ -102,7 +86,7 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
   });
 
   const operatorMayProceed = makeOperatorCheck(pool);
-  const refuseToken = (res: express.Response, code: string, message: string) =>
+  const refuseToken = (res: HttpResponse, code: string, message: string) =>
     sendError(res, 401, code, message, { "WWW-Authenticate": `Bearer error="invalid_token"` });
   /**
    * Verifies the token (headers only, before the body is read) and sets
@@ -110,7 +94,7 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
    * inside the request's own transaction (server/request-context.ts);
    * operators' below.
    */
-  const verifyToken: express.RequestHandler = (req, res, next) => {
+  const verifyToken: Handler = (req, res, next) => {
     try {
       const operatorTenant = req.headers[OPERATOR_TENANT_HEADER];
       req.pgSettings = pgSettingsFor(req.headers.authorization, Array.isArray(operatorTenant) ? operatorTenant.join(",") : operatorTenant);
@@ -122,7 +106,7 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
     next();
   };
   /** An operator's token is checked, and its access to a tenant audited (with the request's operation), before the request runs. */
-  const checkOperator: express.RequestHandler = async (req, res, next) => {
+  const checkOperator: Handler = async (req, res, next) => {
     const settings = req.pgSettings!;
     if (settings["jwt.claims.operator_id"] === undefined) return next();
     try {
@@ -134,27 +118,39 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
     }
     next();
   };
-  const bodyError: express.ErrorRequestHandler = (error, _req, res, next) => {
+  const notFound = (res: HttpResponse) => sendError(res, 404, "NOT_FOUND", "There is nothing at this address.");
+  // Whatever else goes wrong, the answer is JSON with a stable code.
+  const lastResort: ErrorHandler = (error, _req, res) => {
+    if (res.headersSent) {
+      console.error("[http] failed mid-response:", (error as Error).message);
+      return void res.destroy();
+    }
     const status = (error as { status?: number }).status;
-    if (status === 413) return sendError(res, 413, "TOO_LARGE", "The request body is too large.");
-    if (status === 400) return sendError(res, 400, "BAD_REQUEST", "The request body is not valid JSON.");
-    next(error);
+    if (typeof status === "number" && status >= 400 && status < 500) {
+      return sendError(res, status, "BAD_REQUEST", "The request is not valid.");
+    }
+    const id = randomUUID();
+    console.error(`[error ${id}]`, error);
+    sendError(res, 500, "INTERNAL", `An internal error occurred (reference ${id}).`);
   };
+
   // The tenant's fair share (rate, concurrency) is decided from the token
   // alone, so that a refused request costs no body parsing. Bodies are read
   // here (grafserv uses req.body when it is set), so that a body too large
   // or not JSON is refused before GraphQL sees it.
   const bodyLimit = 100 * 1024;
   const fairShare = makeFairShare(config.fairShare, bodyLimit);
-  app.use(
-    "/graphql",
-    availability.gate,
-    verifyToken,
-    fairShare.graphql,
-    express.json({ limit: bodyLimit }),
-    express.text({ type: "application/graphql", limit: bodyLimit }),
-    bodyError,
-    checkOperator,
+  const graphql = chain(
+    [
+      clientAddress(config.trustProxy),
+      availability.gate,
+      verifyToken,
+      fairShare.graphql,
+      readBody(bodyLimit),
+      checkOperator,
+      (req, res, next) => graphqlHandler(req, res, (error) => (error ? next(error) : notFound(res))),
+    ],
+    lastResort,
   );
   if (config.refreshCookie) {
     // The refresh token in an HttpOnly cookie (server/refresh-cookie.ts), through PostGraphile's own mutations, as anonymous.
@@ -168,25 +164,24 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
     app.post(`${REFRESH_COOKIE_PATH}/logout`, availability.gate, perTenantShare, (req, res, next) => void cookie.logout(req, res).catch(next));
   }
   app.get("/export", availability.gate, verifyToken, fairShare.export, checkOperator, makeExportHandler(pool, config.database.contextMode, config.exports, availability.markDown));
+  // GraphiQL (development) and its assets.
+  app.use((req, res, next) => graphqlHandler(req, res, next));
+  app.use((_req, res) => notFound(res));
+  app.use(((error, req, res, _next) => lastResort(error, req, res)) as express.ErrorRequestHandler);
 
-  const server = createServer(app);
-  await serv.addTo(app, server);
-  // Whatever else goes wrong, the answer is JSON with a stable code.
-  app.use((_req, res) => sendError(res, 404, "NOT_FOUND", "There is nothing at this address."));
-  const lastResort: express.ErrorRequestHandler = (error, _req, res, _next) => {
-    if (res.headersSent) {
-      console.error("[http] failed mid-response:", (error as Error).message);
-      return void res.destroy();
-    }
-    const status = (error as { status?: number }).status;
-    if (typeof status === "number" && status >= 400 && status < 500) {
-      return sendError(res, status, "BAD_REQUEST", "The request is not valid.");
-    }
-    const id = randomUUID();
-    console.error(`[error ${id}]`, error);
-    sendError(res, 500, "INTERNAL", `An internal error occurred (reference ${id}).`);
-  };
-  app.use(lastResort);
+  const cors = makeCors(config.cors, config.refreshCookie);
+  const server = createServer((req, res) => {
+    // Once shutting down, every response closes its connection (also those in
+    // flight), so that a client that keeps connections alive (a proxy) cannot
+    // hold the process open.
+    if (closing) res.setHeader("Connection", "close");
+    inFlight.add(res);
+    res.once("close", () => inFlight.delete(res));
+    // CORS before everything else: preflights answered, headers on every answer (errors too).
+    if (cors(req, res)) return;
+    if (pathOf(req.url) === "/graphql") return graphql(req, res);
+    app(req, res);
+  });
   // Build the schema now rather than on the first request: a schema that
   // cannot be built (a function's smart tag at fault) stops the start.
   try {
@@ -201,7 +196,7 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
     server,
     async close(timeoutMs = 10_000) {
       closing = true;
-      for (const res of inFlight) if (!res.headersSent) res.set("Connection", "close");
+      for (const res of inFlight) if (!res.headersSent) res.setHeader("Connection", "close");
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);

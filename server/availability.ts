@@ -3,7 +3,7 @@
 // sign of an outage (a pooled connection dropped, a request's connection
 // error) closes the gate; the first request after that probes the database
 // (one probe at a time) and reopens the gate when it answers.
-import type { RequestHandler } from "express";
+import type { Handler } from "./http.ts";
 import type pg from "pg";
 import { sendError, UNAVAILABLE } from "./errors.ts";
 
@@ -16,7 +16,7 @@ export function makeAvailability(pool: pg.Pool) {
       .then(() => true, () => false)
       .finally(() => (probe = undefined)));
 
-  const gate: RequestHandler = async (_req, res, next) => {
+  const gate: Handler = async (_req, res, next) => {
     if (!down || (await reachable())) {
       down = false;
       return next();

@@ -1,9 +1,11 @@
 // What a client sees when something goes wrong: a message and a stable code
 // in `extensions.code`, never SQL, stack traces or internal names.
-import type { Response } from "express";
+import type { ServerResponse } from "node:http";
 import { randomUUID } from "node:crypto";
-import { isSafeError } from "postgraphile/grafast";
+import type { IncomingMessage } from "node:http";
+import { isAsyncIterable, isPromiseLike, isSafeError } from "postgraphile/grafast";
 import { GraphQLError } from "postgraphile/graphql";
+import { httpRequestOf } from "./response-status.ts";
 
 /** A token refused because the database no longer agrees with it (401). */
 export const STALE_TOKEN = { code: "INVALID_TOKEN", message: "The token no longer matches its account or session." };
@@ -87,6 +89,11 @@ function replace(error: GraphQLError, message: string, extensions: Record<string
   });
 }
 
+/** The SQLSTATE of a database error; undefined for anything else (a socket's error, EPIPE, has a code too, but no SQLSTATE). */
+function sqlStateOf(error: Error & { code?: unknown }): string | undefined {
+  return typeof error.code === "string" && !("syscall" in error) ? error.code : undefined;
+}
+
 /**
  * grafserv's maskError. In development the original message is added as
  * `extensions.detail`. `onUnavailable` hears of every error that means the
@@ -97,8 +104,7 @@ export function makeMaskError(development: boolean, onUnavailable: () => void = 
     const original = error.originalError as (Error & { code?: unknown; extensions?: Record<string, unknown> }) | undefined;
     // Parse and validation errors, and errors GraphQL raised itself, are safe.
     if (!original || original instanceof GraphQLError) return error;
-    // A socket's error (EPIPE, ...) has a code too, but it is no SQLSTATE.
-    const sqlState = typeof original.code === "string" && !("syscall" in original) ? original.code : undefined;
+    const sqlState = sqlStateOf(original);
     const detail = development ? { detail: original.message } : {};
     if (/^timeout exceeded when trying to connect/.test(original.message)) {
       return replace(error, "The server is busy; retry shortly.", { code: "BUSY", ...detail });
@@ -128,27 +134,52 @@ export function makeMaskError(development: boolean, onUnavailable: () => void = 
   };
 }
 
-/** How a masked STALE_TOKEN error appears in a serialized response (data cannot contain it unescaped). */
-const STALE_TOKEN_IN_JSON = Buffer.from(`"extensions":{"code":"${STALE_TOKEN.code}"`);
+/** An error of a result, before masking, that maskError answers with STALE_TOKEN: the claims check's refusal (app_private.assert_claims_current, SQLSTATE 28000). */
+function isStaleTokenError(error: GraphQLError): boolean {
+  const original = error.originalError as (Error & { code?: unknown }) | undefined;
+  if (!original || original instanceof GraphQLError) return false;
+  const sqlState = sqlStateOf(original);
+  return sqlState !== undefined && BY_SQLSTATE[sqlState] === STALE_TOKEN;
+}
+
 const STALE_TOKEN_BODY = Buffer.from(JSON.stringify({ errors: [{ message: STALE_TOKEN.message, extensions: { code: STALE_TOKEN.code } }] }));
+
+/** HTTP requests whose execution the claims check refused. */
+const staleRequests = new WeakSet<IncomingMessage>();
 
 /**
  * The claims check inside the request's transaction fails the request's
- * fields with STALE_TOKEN; this grafserv middleware answers such a request
- * as a token refused before execution is answered: HTTP 401, the same body
- * and header, no partial data.
+ * fields with 28000 (mapped to STALE_TOKEN by maskError). A Grafast
+ * `execute` middleware sees that error itself in the result, before
+ * masking, and records the fact against the HTTP request; a grafserv
+ * middleware then answers such a request as a token refused before
+ * execution is answered: HTTP 401, the same body and header, no partial
+ * data. The response body is never searched: data may hold any bytes.
  */
 export const StaleTokenStatusPlugin: GraphileConfig.Plugin = {
   name: "StaleTokenStatusPlugin",
-  version: "1.0.0",
+  version: "2.0.0",
+  grafast: {
+    middleware: {
+      execute(next, event) {
+        const record = (result: Awaited<ReturnType<typeof next>>) => {
+          if (!isAsyncIterable(result) && result.errors?.some(isStaleTokenError)) {
+            const req = httpRequestOf(event.args.requestContext);
+            if (req) staleRequests.add(req);
+          }
+          return result;
+        };
+        const result = next();
+        return isPromiseLike(result) ? Promise.resolve(result).then(record) : record(result);
+      },
+    },
+  },
   grafserv: {
     middleware: {
-      async processRequest(next) {
+      async processRequest(next, event) {
         const result = await next();
-        const stale =
-          (result?.type === "buffer" && result.buffer.includes(STALE_TOKEN_IN_JSON)) ||
-          (result?.type === "json" && JSON.stringify(result.json).includes(STALE_TOKEN_IN_JSON.toString()));
-        if (!stale) return result;
+        const req = httpRequestOf(event.requestDigest.requestContext);
+        if (!req || !staleRequests.has(req)) return result;
         return {
           type: "buffer",
           statusCode: 401,
@@ -217,6 +248,8 @@ export const ErrorCodesPlugin: GraphileConfig.Plugin = {
 };
 
 /** An HTTP error outside GraphQL execution, in the same shape: `{"errors":[{"message","extensions":{"code"}}]}`. */
-export function sendError(res: Response, status: number, code: string, message: string, headers: Record<string, string> = {}) {
-  res.status(status).set(headers).json({ errors: [{ message, extensions: { code } }] });
+export function sendError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}) {
+  const body = Buffer.from(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
+  res.writeHead(status, { ...headers, "Content-Type": "application/json; charset=utf-8", "Content-Length": String(body.length) });
+  res.end(body);
 }

@@ -13,7 +13,7 @@
 // verified token: a tenant (its users, and operators acting in it) shares
 // one, an operator outside any tenant has its own, and anonymous requests
 // share one per client address.
-import type { Request, RequestHandler } from "express";
+import type { Handler, HttpRequest, HttpResponse } from "./http.ts";
 import type { Config } from "../common/config.ts";
 import { sendError } from "./errors.ts";
 
@@ -23,7 +23,7 @@ interface Share {
 }
 
 /** Whose share a request counts against (after authentication). */
-export function shareKey(req: Request): string {
+export function shareKey(req: HttpRequest): string {
   const settings = req.pgSettings ?? {};
   const tenant = settings["jwt.claims.tenant_id"];
   if (tenant) return `tenant:${tenant}`;
@@ -108,7 +108,7 @@ function makeTarpit() {
   };
   return {
     /** Sends a refusal for `key` after TARPIT_MS, or at once when the share already has TARPIT_PER_SHARE held. */
-    refuse(key: string, res: Parameters<RequestHandler>[1], send: () => void) {
+    refuse(key: string, res: HttpResponse, send: () => void) {
       const count = held.get(key) ?? 0;
       if (count >= TARPIT_PER_SHARE) return send();
       held.set(key, count + 1);
@@ -141,7 +141,7 @@ export function makeFairShare(limits: Config["fairShare"], bodyLimitBytes: numbe
   };
 
   /** `chargeResponse`: whether the response's bytes cost units (not for exports, which have caps of their own and pass text through). */
-  const share = (chargeResponse: boolean): RequestHandler => (req, res, next) => {
+  const share = (chargeResponse: boolean): Handler => (req, res, next) => {
     const key = shareKey(req);
     const declared = Number(req.headers["content-length"]) || 0;
     const bodyBytes = declared <= bodyLimitBytes ? Math.max(0, declared - FREE_BODY_BYTES) : 0;
@@ -202,7 +202,7 @@ export function makeFairShare(limits: Config["fairShare"], bodyLimitBytes: numbe
   return { graphql: share(true), export: share(false) };
 }
 
-function refuse(res: Parameters<RequestHandler>[1]) {
+function refuse(res: HttpResponse) {
   sendError(res, 429, "TENANT_BUSY", "Too many requests of this tenant are running; retry shortly.", { "Retry-After": "1" });
 }
 

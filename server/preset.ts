@@ -17,7 +17,8 @@ import { NullResultErrorsPlugin } from "./null-result-errors.ts";
 import { makePaginationPlugin } from "./pagination.ts";
 import { makeRateLimitPlugin } from "./rate-limit.ts";
 import { makeRequestBudgetPlugin } from "./request-budget.ts";
-import { ResponseStatusPlugin } from "./response-status.ts";
+import type { HttpRequest } from "./http.ts";
+import { httpRequestOf, ResponseStatusPlugin } from "./response-status.ts";
 import { makeRequestPgService, readOnlyFor } from "./request-context.ts";
 import { SingleShardPlugin } from "./single-shard.ts";
 import { makeTrustedDocumentsPreset } from "./trusted-documents.ts";
@@ -90,7 +91,8 @@ export function makePreset(
       // Applied inside the request's transaction (server/request-context.ts),
       // so nothing outlives the request. Queries run read-only.
       context(requestContext, args) {
-        return { pgSettings: readOnlyFor(requestContext.expressv4?.req.pgSettings ?? ANONYMOUS_SETTINGS, args) };
+        const req = httpRequestOf(requestContext) as HttpRequest | undefined;
+        return { pgSettings: readOnlyFor(req?.pgSettings ?? ANONYMOUS_SETTINGS, args) };
       },
     },
     grafserv: {

@@ -1,9 +1,11 @@
 // Rate limits for the mutations anyone may call without a token (password
-// guessing, bcrypt cost, sign-up spam). Which mutations, and against which
-// bucket, their functions say in SQL: `@rateLimit login` in the function's
-// comment. The buckets and their calls per minute are in common/config.ts
-// (rateLimits); every mutation tagged with a bucket counts against the same
-// fixed one-minute window per client address. Kept in this process's memory:
+// guessing, bcrypt cost, sign-up spam), and for changePassword, whose caller
+// may hold a stolen token (it counts against login's bucket). Which
+// mutations, and against which bucket, their functions say in SQL:
+// `@rateLimit login` in the function's comment. The buckets and their calls
+// per minute are in common/config.ts (rateLimits); every mutation tagged
+// with a bucket counts against the same fixed one-minute window per client
+// address. Kept in this process's memory:
 // behind several server processes or a proxy, put the same limit there too.
 // A tag naming a bucket the configuration lacks stops the API at start-up; a
 // configured bucket that no function names is reported then.

@@ -35,7 +35,7 @@ import {
   type ValueNode,
   valueFromAST,
 } from "postgraphile/graphql";
-import type { Request } from "express";
+import type { HttpRequest } from "./http.ts";
 import { isPromiseLike } from "postgraphile/grafast";
 import type { Config } from "../common/config.ts";
 import { makeRowShare, shareKey } from "./fair-share.ts";
@@ -280,7 +280,7 @@ export function makeRequestBudgetPlugin(limits: Limits, fairShare: Config["fairS
           }
           if (typeof verdict !== "number") return { errors: [verdict] };
           if (verdict === 0) return next();
-          const req = httpRequestOf(event.args.requestContext) as Request | undefined;
+          const req = httpRequestOf(event.args.requestContext) as HttpRequest | undefined;
           const taken = rowShare.take(req ? shareKey(req) : "unknown", verdict);
           const run = (release: () => void) => {
             try {

@@ -5,6 +5,8 @@
 // requests take only their share of the pool, and every refusal is JSON
 // with a stable code. Every test also checks that the service still
 // answers another tenant.
+import { request as httpRequest } from "node:http";
+import { gzipSync } from "node:zlib";
 import { beforeAll, describe, expect, it } from "vitest";
 import { withClient, withDatabase } from "../db/setup.ts";
 import { loadConfig } from "../common/config.ts";
@@ -460,6 +462,42 @@ describe("errors outside GraphQL are JSON", () => {
     const res = await fetch(`${api.url}/graphql?query=${encodeURIComponent("{ currentUser { email } }")}`, { headers: { accept: "application/json" } });
     expect(res.status).toBe(405);
     expect((await res.json()).errors[0].extensions.code).toBe("METHOD_NOT_ALLOWED");
+  });
+
+  it("a body over 100 KiB is refused with 413 TOO_LARGE: by its Content-Length before it is read, and while it streams without one (then the connection closes)", async () => {
+    const big = JSON.stringify({ query: "{ currentUser { email } }", variables: { pad: "x".repeat(110 * 1024) } });
+    const declared = await fetch(`${api.url}/graphql`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${tokenAdminA}` }, body: big });
+    expect(declared.status).toBe(413);
+    expect((await declared.json()).errors[0].extensions.code).toBe("TOO_LARGE");
+    const streamed = await new Promise<{ status: number; connection?: string; body: string }>((resolve, reject) => {
+      const req = httpRequest(`${api.url}/graphql`, { method: "POST", headers: { "content-type": "application/json", "transfer-encoding": "chunked" } }, (res) => {
+        let body = "";
+        res.on("data", (c) => (body += c));
+        res.on("end", () => resolve({ status: res.statusCode!, connection: res.headers.connection, body }));
+      });
+      req.on("error", reject);
+      for (let i = 0; i < 12; i++) req.write("x".repeat(10 * 1024));
+      req.end();
+    });
+    expect(streamed.status).toBe(413);
+    expect(streamed.connection).toBe("close");
+    expect(JSON.parse(streamed.body).errors[0].extensions.code).toBe("TOO_LARGE");
+    await otherTenantStillServed();
+  });
+
+  it("a JSON body that is not an object (a number, a string, null) gets 400 BAD_REQUEST, and a compressed body 415 UNSUPPORTED_MEDIA_TYPE", async () => {
+    for (const body of ["42", '"{ currentUser { email } }"', "null"]) {
+      const res = await fetch(`${api.url}/graphql`, { method: "POST", headers: { "content-type": "application/json" }, body });
+      expect(res.status, body).toBe(400);
+      expect((await res.json()).errors[0].extensions.code).toBe("BAD_REQUEST");
+    }
+    const gzipped = await fetch(`${api.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "content-encoding": "gzip", authorization: `Bearer ${tokenAdminA}` },
+      body: gzipSync(JSON.stringify({ query: "{ currentUser { email } }" })),
+    });
+    expect(gzipped.status).toBe(415);
+    expect((await gzipped.json()).errors[0].extensions.code).toBe("UNSUPPORTED_MEDIA_TYPE");
   });
 
   it("a malformed path or body gets a JSON 400, never Express's HTML page", async () => {

@@ -29,6 +29,9 @@ export default interface Users {
 
   /** When the user was created. */
   created_at: Date;
+
+  /** When the user proved they receive mail at their address (accepting an invitation sent to it), if they have. */
+  email_verified_at: Date | null;
 }
 
 /**
@@ -65,6 +68,9 @@ export interface UsersInitializer {
    * Default value: now()
    */
   created_at?: Date;
+
+  /** When the user proved they receive mail at their address (accepting an invitation sent to it), if they have. */
+  email_verified_at?: Date | null;
 }
 
 /**
@@ -89,4 +95,7 @@ export interface UsersMutator {
 
   /** When the user was created. */
   created_at?: Date;
+
+  /** When the user proved they receive mail at their address (accepting an invitation sent to it), if they have. */
+  email_verified_at?: Date | null;
 }

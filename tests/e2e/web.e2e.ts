@@ -186,7 +186,7 @@ beforeAll(async () => {
   const dataDir = mkdtempSync(join(tmpdir(), "mts-e2e-"));
   temporary.push(dataDir);
   // The API as `npm start` runs it, in production mode, on the file's database.
-  const apiOutput = await run(["--max-old-space-size=256", "--max-semi-space-size=12", join(ROOT_DIR, "bin/start.ts")], {
+  const apiOutput = await run([join(ROOT_DIR, "bin/start.ts")], {
     what: "bin/start.ts",
     cwd: ROOT_DIR,
     env: {

@@ -159,8 +159,8 @@ export function checkTargets(samples: Sample[], rows: Row[], startup: StartupRes
       `GraphQL req/s ÷ baseline req/s (${large}; baseline with the revocation check, as the API)`,
       pairedRatio(samples, ["graphql", large], ["baseline", large], (g, b) => g.requestsPerSecond / b.requestsPerSecond),
       "ratio",
-      "≥ 0.90",
-      (v) => v >= 0.9,
+      "≥ 1.00",
+      (v) => v >= 1.0,
     ),
     check(
       `GraphQL p99 ÷ baseline p99 (${large}; baseline with the revocation check)`,
@@ -168,6 +168,13 @@ export function checkTargets(samples: Sample[], rows: Row[], startup: StartupRes
       "ratio",
       "≤ 1.20",
       (v) => v <= 1.2,
+    ),
+    check(
+      `GraphQL server CPU per request ÷ baseline's (${large}; whole process, all threads)`,
+      pairedRatio(samples, ["graphql", large], ["baseline", large], (g, b) => g.serverCpuUs! / b.serverCpuUs!),
+      "ratio",
+      "≤ 1.30",
+      (v) => v <= 1.3,
     ),
     check(
       `RLS overhead: mean latency, policy ÷ superuser with tenant_id = $1, − 1 (${large})`,
@@ -183,12 +190,21 @@ export function checkTargets(samples: Sample[], rows: Row[], startup: StartupRes
       "≤ 1.50",
       (v) => v <= 1.5,
     ),
+    // Peak RSS under saturation is V8 choosing when to collect (issue #16
+    // withdrew the 250 MB cap): reported beside the baseline's, no target;
+    // whether memory grows is npm run bench:soak's verdict.
     check(
-      "GraphQL server peak RSS",
-      { value: graphqlRss.length ? rss : NaN, detail: graphqlRss.map((r) => `${r.scale}: ${r.peakRssMb!.toFixed(0)} MB`).join(", ") },
+      "GraphQL server peak RSS (no target: beside the baseline's; growth is bench:soak's verdict)",
+      {
+        value: graphqlRss.length ? rss : NaN,
+        detail: [
+          ...graphqlRss.map((r) => `${r.scale}: ${r.peakRssMb!.toFixed(0)} MB`),
+          ...rows.filter((r) => r.system === "baseline" && r.peakRssMb !== undefined).map((r) => `baseline ${r.scale}: ${r.peakRssMb!.toFixed(0)} MB`),
+        ].join(", "),
+      },
       "MB",
-      "≤ 250 MB",
-      (v) => v <= 250,
+      "reported",
+      () => true,
     ),
     check(
       "Restart to ready (median, wall clock)",

@@ -34,7 +34,7 @@ const env: NodeJS.ProcessEnv = {
 };
 const children: ChildProcess[] = [
   spawn(process.execPath, [join(ROOT_DIR, "node_modules/graphile-migrate/dist/cli.js"), "watch"], { cwd: ROOT_DIR, env, stdio: "inherit" }),
-  spawn(process.execPath, ["--watch-path=server", "--watch-path=db", "--watch-path=common", join(ROOT_DIR, "bin/start.ts")], { cwd: ROOT_DIR, env, stdio: "inherit" }),
+  spawn(process.execPath, ["--watch-path=server", "--watch-path=db", "--watch-path=common", "--watch-path=worker", join(ROOT_DIR, "bin/start.ts")], { cwd: ROOT_DIR, env, stdio: "inherit" }),
 ];
 
 let stopping = false;

@@ -1,8 +1,10 @@
 // `npm start`: database (embedded unless configured otherwise), migrations,
-// demo data on first start, then the API. Shuts down in order on SIGTERM/SIGINT.
+// demo data on first start, then the API and (WORKER=inline, the default) the
+// job queue's worker. Shuts down in order on SIGTERM/SIGINT.
 import { openDatabase } from "../db/database.ts";
 import { DEMO_OPERATOR, DEMO_PASSWORD, DEMO_TENANTS, hasDemoData, seedDemoData } from "../db/seed.ts";
 import { ConfigError, loadConfig, type Config } from "../common/config.ts";
+import { startWorker, type Worker } from "../worker/runner.ts";
 
 function banner(config: Config, url: string, demo: "loaded" | "present" | "absent") {
   const lines = [
@@ -38,7 +40,7 @@ function banner(config: Config, url: string, demo: "loaded" | "present" | "absen
 
 async function main() {
   const started = performance.now();
-  const config = loadConfig();
+  const config = loadConfig(process.env, { worker: "inline" });
   // Grafast reads GRAPHILE_ENV when it is first imported, so decide it here,
   // from the configuration, and import the app only afterwards.
   process.env.GRAPHILE_ENV ??= config.env === "development" ? "development" : "production";
@@ -52,19 +54,23 @@ async function main() {
     demo = "present";
   }
   let app: Awaited<ReturnType<typeof createApp>>;
+  let worker: Worker | undefined;
   try {
+    if (config.worker.mode === "inline") worker = await startWorker(config, db.ownerUrl);
     app = await createApp(config, db.authUrl, db.superuserUrl);
     await new Promise<void>((resolve, reject) => {
       app.server.once("error", reject);
       app.server.listen(config.port, config.host, resolve);
     });
   } catch (error) {
+    await worker?.stop();
     await db.stop();
     throw error;
   }
   const address = app.server.address() as { port: number };
   const host = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
   banner(config, `http://${host}:${address.port}`, demo);
+  console.log(`  Worker    ${worker ? "running in this process" : "off (WORKER=off: run npm run worker)"}${config.mail.smtpUrl ? "" : `; emails go to ${config.mail.outboxDir}`}`);
   console.log(`ready in ${Math.round(performance.now() - started)} ms`);
 
   let stopping = false;
@@ -74,6 +80,7 @@ async function main() {
     console.log(`${signal}: finishing requests in flight, then stopping`);
     try {
       await app.close();
+      await worker?.stop();
     } finally {
       await db.stop();
     }

@@ -1,7 +1,8 @@
 // Configuration: every environment variable the server and the database
 // layer read is read and validated here, and nowhere else; other modules
 // receive a Config object. Only the CLIs in bin/ read their own inputs
-// (PRUNE_AFTER, OPERATOR_PASSWORD), and bin/ sets GRAPHILE_ENV for Grafast.
+// (PRUNE_AFTER, OPERATOR_PASSWORD), and bin/ sets GRAPHILE_ENV for Grafast
+// (and WORKER=inline for `npm run worker`).
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -110,7 +111,38 @@ export interface Config {
    * every mutation naming a bucket counts against the same window. A tag
    * naming a bucket missing here stops the API at start-up.
    */
-  rateLimits: { login: number; operatorLogin: number; acceptInvitation: number; createTenant: number };
+  rateLimits: {
+    login: number;
+    operatorLogin: number;
+    acceptInvitation: number;
+    createTenant: number;
+    /** forgot_password: each call may send an email. */
+    forgotPassword: number;
+    /** send_verification_email. */
+    verificationEmail: number;
+    /** reset_password and verify_email (a token guessed; reset costs a bcrypt hash). */
+    accountToken: number;
+  };
+  /** Email (worker/send-email.ts). */
+  mail: {
+    /** SMTP_URL (`smtp://user:pass@host:port`, or smtps://); unset: emails are written to DATA_DIR/emails/ (not in production). */
+    smtpUrl?: string;
+    /** The From header. */
+    from: string;
+    /** The address the links in emails start with (`${publicUrl}/reset-password?token=…`), without a trailing slash. */
+    publicUrl: string;
+    /** Where emails go without SMTP_URL. */
+    outboxDir: string;
+  };
+  /** The job queue (graphile-worker; worker/). */
+  worker: {
+    /** inline: `npm start` runs the worker in its own process (default); off: it does not (run `npm run worker`). */
+    mode: "inline" | "off";
+    /** Jobs run at once by one worker. */
+    concurrency: number;
+    /** AUDIT_RETENTION: audit events older than this interval are deleted by the maintenance task; unset: kept forever. */
+    auditRetention?: string;
+  };
   /** Cross-origin browser access (server/cors.ts). */
   cors: {
     /** CORS_ORIGINS: the exact origins (`https://app.example.com`) a browser may call the API from; none by default. */
@@ -222,6 +254,35 @@ function parseContextMode(raw: string | undefined, problems: string[]): Config["
   return "set_config";
 }
 
+function parseWorkerMode(raw: string | undefined, problems: string[]): Config["worker"]["mode"] {
+  if (raw === undefined || raw === "" || raw === "inline") return "inline";
+  if (raw === "off") return "off";
+  problems.push(`WORKER must be inline or off, got "${raw}"`);
+  return "inline";
+}
+
+/** AUDIT_RETENTION: a PostgreSQL interval of whole units ("90 days", "1 year 6 months"); unset or "forever": keep. */
+function parseRetention(raw: string | undefined, problems: string[]): string | undefined {
+  if (raw === undefined || raw === "" || raw === "forever") return undefined;
+  if (!/^\s*(\d+\s*(minute|hour|day|week|month|year)s?\s*)+$/i.test(raw) || !/[1-9]/.test(raw)) {
+    problems.push(`AUDIT_RETENTION must be an interval such as "90 days" or "1 year", or "forever", got "${raw}"`);
+    return undefined;
+  }
+  return raw.trim();
+}
+
+/** An smtp(s):// or http(s):// URL setting, as given. */
+function checkSchemeUrl(raw: string | undefined, name: string, schemes: string[], problems: string[]) {
+  if (!raw) return undefined;
+  try {
+    if (!schemes.includes(new URL(raw).protocol.replace(/:$/, ""))) throw new Error();
+    return raw;
+  } catch {
+    problems.push(`${name} must be a ${schemes.map((s) => `${s}://`).join(" or ")} URL`);
+    return undefined;
+  }
+}
+
 function checkUrl(raw: string | undefined, name: string, problems: string[]) {
   if (!raw) return undefined;
   try {
@@ -253,8 +314,17 @@ function parseCorsOrigins(raw: string | undefined, problems: string[]): Config["
   return { origins, anyOrigin: false };
 }
 
+export interface LoadOptions {
+  /**
+   * The process about to start may run the job queue's worker: "inline"
+   * (`npm start`: when WORKER=inline) or "alone" (`npm run worker`). Such a
+   * process sends emails, so production demands SMTP_URL and PUBLIC_URL.
+   */
+  worker?: "inline" | "alone";
+}
+
 /** Reads and validates the configuration from the environment. Throws ConfigError listing every problem. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOptions = {}): Config {
   const problems: string[] = [];
   const nodeEnv = env.NODE_ENV === "production" ? "production" : env.NODE_ENV === "test" ? "test" : "development";
   const isProduction = nodeEnv === "production";
@@ -368,6 +438,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       operatorLogin: loginLimit,
       acceptInvitation: loginLimit,
       createTenant: parsePositiveInt(env.RATE_LIMIT_SIGNUP, "RATE_LIMIT_SIGNUP", 10, problems),
+      forgotPassword: parsePositiveInt(env.RATE_LIMIT_EMAIL, "RATE_LIMIT_EMAIL", 10, problems),
+      verificationEmail: parsePositiveInt(env.RATE_LIMIT_EMAIL, "RATE_LIMIT_EMAIL", 10, problems),
+      accountToken: loginLimit,
+    },
+    mail: {
+      smtpUrl: checkSchemeUrl(env.SMTP_URL, "SMTP_URL", ["smtp", "smtps"], problems),
+      from: env.MAIL_FROM || "multi-tenant-saas <no-reply@localhost>",
+      publicUrl: (checkSchemeUrl(env.PUBLIC_URL, "PUBLIC_URL", ["http", "https"], problems) ?? `http://${env.HOST || "127.0.0.1"}:${env.PORT || 3000}`).replace(/\/+$/, ""),
+      outboxDir: resolve(dataDir, "emails"),
+    },
+    worker: {
+      mode: parseWorkerMode(env.WORKER, problems),
+      concurrency: parsePositiveInt(env.WORKER_CONCURRENCY, "WORKER_CONCURRENCY", 2, problems),
+      auditRetention: parseRetention(env.AUDIT_RETENTION, problems),
     },
     cors: parseCorsOrigins(env.CORS_ORIGINS, problems),
     refreshCookie: parseBool(env.REFRESH_COOKIE, "REFRESH_COOKIE", false, problems),
@@ -377,6 +461,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (config.cors.anyOrigin && config.refreshCookie) {
     problems.push("CORS_ORIGINS=* cannot be combined with REFRESH_COOKIE (credentials): list the origins of your web apps");
+  }
+  // A process that runs the worker sends the emails: in production, to a real server, with real links.
+  if (isProduction && (options.worker === "alone" || (options.worker === "inline" && config.worker.mode === "inline"))) {
+    if (!env.SMTP_URL) problems.push("SMTP_URL is required in production where the worker runs (npm start with WORKER=inline, the default, or npm run worker): emails are never written to disk there");
+    if (!env.PUBLIC_URL) problems.push("PUBLIC_URL is required in production where the worker runs: the links in emails start with it");
   }
   if (config.trustedDocuments && !existsSync(config.trustedDocuments)) {
     problems.push(`TRUSTED_DOCUMENTS must name a JSON file or a folder of them; "${env.TRUSTED_DOCUMENTS}" does not exist`);

@@ -1,6 +1,9 @@
 // Runs the committed graphile-migrate migrations, with settings from .gmrc
-// and role names from common/config.ts.
+// and role names from common/config.ts, after graphile-worker's own
+// migrations (its schema graphile_worker, which the job queue lives in and
+// the app's functions queue jobs into).
 import { Logger, migrate, reset, watch, type Settings } from "graphile-migrate";
+import { Logger as WorkerLogger, runMigrations as runWorkerMigrations } from "graphile-worker";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROLES } from "../common/roles.ts";
@@ -67,9 +70,24 @@ export async function settled() {
   if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
 }
 
-/** Applies every committed migration not yet applied, as the owner. */
+// graphile-worker logs each of its migrations; keep warnings and errors only.
+const quietWorkerLogger = new WorkerLogger(() => (level, message) => {
+  if (level === "error" || level === "warning") console.error(`[worker-migrate] ${message}`);
+});
+
+/**
+ * Installs or upgrades graphile-worker's schema (graphile_worker), as the
+ * owner: the owner owns its tables, and no request role gets USAGE on it
+ * (jobs carry raw tokens). Idempotent; graphile-worker locks while it migrates.
+ */
+export async function runJobQueueMigrations(ownerUrl: string) {
+  await runWorkerMigrations({ connectionString: ownerUrl, logger: quietWorkerLogger });
+}
+
+/** Applies graphile-worker's migrations, then every committed migration not yet applied, as the owner. */
 export async function runMigrations(ownerUrl: string) {
   try {
+    await runJobQueueMigrations(ownerUrl);
     await migrate(migrationSettings(ownerUrl));
   } finally {
     lastCommandAt = Date.now();
@@ -90,10 +108,11 @@ export async function runCurrentMigration(ownerUrl: string) {
   }
 }
 
-/** Drops and recreates the database (superuser), then applies all migrations. */
+/** Drops and recreates the database (superuser), then applies all migrations (and graphile-worker's). */
 export async function resetDatabase(ownerUrl: string, rootUrl: string) {
   try {
     await reset(migrationSettings(ownerUrl, { rootUrl }), false);
+    await runJobQueueMigrations(ownerUrl);
   } finally {
     lastCommandAt = Date.now();
   }

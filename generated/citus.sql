@@ -17,9 +17,10 @@
 -- app_public.users): the target of such a key must be on every node.
 --
 -- Distributed by tenant_id, co-located with the first (app_public.users), parents first:
--- app_public.users, app_public.invitations, app_private.invitation_secrets, app_private.sessions,
--- app_private.refresh_tokens, app_private.user_secrets, app_public.audit_events, app_public.projects,
--- app_public.tasks, app_public.comments
+-- app_public.users, app_private.account_tokens, app_public.invitations,
+-- app_private.invitation_secrets, app_private.sessions, app_private.refresh_tokens,
+-- app_private.user_secrets, app_public.audit_events, app_public.projects, app_public.tasks,
+-- app_public.comments
 --
 -- Kept local (on the coordinator only):
 -- app_private.login_throttle: global (keyed by tenant slug and email, before any tenant is known),
@@ -59,6 +60,12 @@ end $$;
 do $$ begin
   if not exists (select 1 from pg_dist_partition where logicalrelid = 'app_public.users'::regclass) then
     alter table app_public.users drop constraint if exists users_tenant_id_fkey;
+  end if;
+end $$;
+
+do $$ begin
+  if not exists (select 1 from pg_dist_partition where logicalrelid = 'app_private.account_tokens'::regclass) then
+    alter table app_private.account_tokens drop constraint if exists account_tokens_user_fkey;
   end if;
 end $$;
 
@@ -169,6 +176,13 @@ do $$ begin
 end $$;
 
 do $$ begin
+  if not exists (select 1 from pg_dist_partition where logicalrelid = 'app_private.account_tokens'::regclass) then
+    perform create_distributed_table('app_private.account_tokens', 'tenant_id', colocate_with => 'app_public.users');
+    perform truncate_local_data_after_distributing_table('app_private.account_tokens');
+  end if;
+end $$;
+
+do $$ begin
   if not exists (select 1 from pg_dist_partition where logicalrelid = 'app_public.invitations'::regclass) then
     perform create_distributed_table('app_public.invitations', 'tenant_id', colocate_with => 'app_public.users');
     perform truncate_local_data_after_distributing_table('app_public.invitations');
@@ -246,6 +260,12 @@ do $$ begin
 end $$;
 
 -- 3. The foreign keys again, as they were.
+
+do $$ begin
+  if not exists (select 1 from pg_constraint where conrelid = 'app_private.account_tokens'::regclass and conname = 'account_tokens_user_fkey') then
+    alter table app_private.account_tokens add constraint account_tokens_user_fkey FOREIGN KEY (tenant_id, user_id) REFERENCES app_public.users(tenant_id, id) ON DELETE CASCADE;
+  end if;
+end $$;
 
 do $$ begin
   if not exists (select 1 from pg_constraint where conrelid = 'app_private.invitation_secrets'::regclass and conname = 'invitation_secrets_tenant_id_invitation_id_fkey') then
@@ -354,6 +374,12 @@ end $$;
 -- table's row type, which exists on the workers only once the table is distributed.
 
 do $$ begin
+  if not exists (select 1 from pg_dist_object where classid = 'pg_proc'::regclass and objid = 'app_private.account_email_limit_reached(uuid,uuid,text)'::regprocedure) then
+    perform create_distributed_function('app_private.account_email_limit_reached(uuid,uuid,text)');
+  end if;
+end $$;
+
+do $$ begin
   if not exists (select 1 from pg_dist_object where classid = 'pg_proc'::regclass and objid = 'app_private.assert_admin()'::regprocedure) then
     perform create_distributed_function('app_private.assert_admin()');
   end if;
@@ -426,6 +452,12 @@ do $$ begin
 end $$;
 
 do $$ begin
+  if not exists (select 1 from pg_dist_object where classid = 'pg_proc'::regclass and objid = 'app_private.new_account_token(uuid,uuid,text,text,interval)'::regprocedure) then
+    perform create_distributed_function('app_private.new_account_token(uuid,uuid,text,text,interval)');
+  end if;
+end $$;
+
+do $$ begin
   if not exists (select 1 from pg_dist_object where classid = 'pg_proc'::regclass and objid = 'app_private.new_refresh_token(uuid,uuid)'::regprocedure) then
     perform create_distributed_function('app_private.new_refresh_token(uuid,uuid)');
   end if;
@@ -444,8 +476,20 @@ do $$ begin
 end $$;
 
 do $$ begin
+  if not exists (select 1 from pg_dist_object where classid = 'pg_proc'::regclass and objid = 'app_private.prune_account_data(interval,interval,interval)'::regprocedure) then
+    perform create_distributed_function('app_private.prune_account_data(interval,interval,interval)');
+  end if;
+end $$;
+
+do $$ begin
   if not exists (select 1 from pg_dist_object where classid = 'pg_proc'::regclass and objid = 'app_private.prune_sessions(interval)'::regprocedure) then
     perform create_distributed_function('app_private.prune_sessions(interval)');
+  end if;
+end $$;
+
+do $$ begin
+  if not exists (select 1 from pg_dist_object where classid = 'pg_proc'::regclass and objid = 'app_private.queue_email(text,text,jsonb)'::regprocedure) then
+    perform create_distributed_function('app_private.queue_email(text,text,jsonb)');
   end if;
 end $$;
 
@@ -464,6 +508,12 @@ end $$;
 do $$ begin
   if not exists (select 1 from pg_dist_object where classid = 'pg_proc'::regclass and objid = 'app_private.restore_tenant_context(text)'::regprocedure) then
     perform create_distributed_function('app_private.restore_tenant_context(text)');
+  end if;
+end $$;
+
+do $$ begin
+  if not exists (select 1 from pg_dist_object where classid = 'pg_proc'::regclass and objid = 'app_private.send_password_reset(text,text)'::regprocedure) then
+    perform create_distributed_function('app_private.send_password_reset(text,text)');
   end if;
 end $$;
 
@@ -582,6 +632,12 @@ do $$ begin
 end $$;
 
 do $$ begin
+  if not exists (select 1 from pg_dist_object where classid = 'pg_proc'::regclass and objid = 'app_public.forgot_password(text,text)'::regprocedure) then
+    perform create_distributed_function('app_public.forgot_password(text,text)');
+  end if;
+end $$;
+
+do $$ begin
   if not exists (select 1 from pg_dist_object where classid = 'pg_proc'::regclass and objid = 'app_public.invitations_status(app_public.invitations)'::regprocedure) then
     perform create_distributed_function('app_public.invitations_status(app_public.invitations)');
   end if;
@@ -624,6 +680,12 @@ do $$ begin
 end $$;
 
 do $$ begin
+  if not exists (select 1 from pg_dist_object where classid = 'pg_proc'::regclass and objid = 'app_public.reset_password(text,text)'::regprocedure) then
+    perform create_distributed_function('app_public.reset_password(text,text)');
+  end if;
+end $$;
+
+do $$ begin
   if not exists (select 1 from pg_dist_object where classid = 'pg_proc'::regclass and objid = 'app_public.revoke_invitation(uuid)'::regprocedure) then
     perform create_distributed_function('app_public.revoke_invitation(uuid)');
   end if;
@@ -636,6 +698,12 @@ do $$ begin
 end $$;
 
 do $$ begin
+  if not exists (select 1 from pg_dist_object where classid = 'pg_proc'::regclass and objid = 'app_public.send_verification_email()'::regprocedure) then
+    perform create_distributed_function('app_public.send_verification_email()');
+  end if;
+end $$;
+
+do $$ begin
   if not exists (select 1 from pg_dist_object where classid = 'pg_proc'::regclass and objid = 'app_public.set_user_role(uuid,app_public.user_role)'::regprocedure) then
     perform create_distributed_function('app_public.set_user_role(uuid,app_public.user_role)');
   end if;
@@ -644,6 +712,12 @@ end $$;
 do $$ begin
   if not exists (select 1 from pg_dist_object where classid = 'pg_proc'::regclass and objid = 'app_public.uuid_or_null(text)'::regprocedure) then
     perform create_distributed_function('app_public.uuid_or_null(text)');
+  end if;
+end $$;
+
+do $$ begin
+  if not exists (select 1 from pg_dist_object where classid = 'pg_proc'::regclass and objid = 'app_public.verify_email(text)'::regprocedure) then
+    perform create_distributed_function('app_public.verify_email(text)');
   end if;
 end $$;
 

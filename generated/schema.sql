@@ -25,6 +25,41 @@ GRANT USAGE ON SCHEMA app_private TO mts_authenticator;
 COMMENT ON SCHEMA app_private IS 'Secrets and internal helpers. No request role may use this schema.';
 
 --
+-- app_private.account_tokens (table)
+--
+
+CREATE TABLE app_private.account_tokens (
+    tenant_id uuid NOT NULL,
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid NOT NULL,
+    purpose text NOT NULL,
+    token_hash bytea NOT NULL,
+    email app_public.email NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    used_at timestamp with time zone,
+    CONSTRAINT account_tokens_pkey PRIMARY KEY (tenant_id, id),
+    CONSTRAINT account_tokens_purpose CHECK ((purpose = ANY (ARRAY['password_reset'::text, 'email_verification'::text]))),
+    CONSTRAINT account_tokens_token_unique UNIQUE (tenant_id, token_hash),
+    CONSTRAINT account_tokens_user_fkey FOREIGN KEY (tenant_id, user_id) REFERENCES app_public.users(tenant_id, id) ON DELETE CASCADE
+);
+CREATE INDEX account_tokens_tenant_expires_idx ON app_private.account_tokens USING btree (tenant_id, expires_at);
+CREATE INDEX account_tokens_tenant_user_idx ON app_private.account_tokens USING btree (tenant_id, user_id, purpose, created_at);
+ALTER TABLE app_private.account_tokens ENABLE ROW LEVEL SECURITY;
+ALTER TABLE app_private.account_tokens FORCE ROW LEVEL SECURITY;
+CREATE POLICY owner_all ON app_private.account_tokens AS PERMISSIVE FOR ALL TO mts_owner USING ((tenant_id = app_public.current_tenant_id())) WITH CHECK ((tenant_id = app_public.current_tenant_id()));
+COMMENT ON TABLE app_private.account_tokens IS 'SHA-256 of each password-reset and email-verification token (single use, expiring); the token itself is only in the email job. Deleted with its user; pruned a day after it was used or expired.';
+COMMENT ON COLUMN app_private.account_tokens.tenant_id IS 'The user''s tenant (also the token''s prefix).';
+COMMENT ON COLUMN app_private.account_tokens.id IS 'Identifier of the token row.';
+COMMENT ON COLUMN app_private.account_tokens.user_id IS 'The user the token acts for.';
+COMMENT ON COLUMN app_private.account_tokens.purpose IS 'password_reset (reset_password) or email_verification (verify_email).';
+COMMENT ON COLUMN app_private.account_tokens.token_hash IS 'SHA-256 of the token.';
+COMMENT ON COLUMN app_private.account_tokens.email IS 'The address the token was sent to: it proves that address only while it is still the user''s.';
+COMMENT ON COLUMN app_private.account_tokens.created_at IS 'When it was issued (at most 3 per user and purpose within an hour).';
+COMMENT ON COLUMN app_private.account_tokens.expires_at IS 'After this it no longer works (reset: 1 hour; verification: 24 hours).';
+COMMENT ON COLUMN app_private.account_tokens.used_at IS 'When it was used, or made void by another of its kind being used.';
+
+--
 -- app_private.invitation_secrets (table)
 --
 
@@ -139,7 +174,7 @@ COMMENT ON COLUMN app_private.sessions.created_at IS 'When the user logged in.';
 COMMENT ON COLUMN app_private.sessions.refreshed_at IS 'When a refresh token of the session was last exchanged.';
 COMMENT ON COLUMN app_private.sessions.expires_at IS 'After this, the session cannot be refreshed (30 days after login).';
 COMMENT ON COLUMN app_private.sessions.revoked_at IS 'When the session was ended, if it was.';
-COMMENT ON COLUMN app_private.sessions.revoked_reason IS 'Why: logout, password_changed or refresh_token_reused.';
+COMMENT ON COLUMN app_private.sessions.revoked_reason IS 'Why: logout, password_changed, password_reset or refresh_token_reused.';
 
 --
 -- app_private.tenant_deletions (table)
@@ -187,6 +222,23 @@ COMMENT ON COLUMN app_private.user_secrets.tenant_id IS 'The user''s tenant.';
 COMMENT ON COLUMN app_private.user_secrets.user_id IS 'The user.';
 COMMENT ON COLUMN app_private.user_secrets.password_hash IS 'bcrypt hash (pgcrypto crypt with gen_salt(''bf'')).';
 COMMENT ON COLUMN app_private.user_secrets.password_changed_at IS 'When the password was last set.';
+
+--
+-- app_private.account_email_limit_reached(tenant_id uuid, user_id uuid, purpose text) (function)
+--
+
+CREATE OR REPLACE FUNCTION app_private.account_email_limit_reached(tenant_id uuid, user_id uuid, purpose text)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+  select count(*) >= 3 from app_private.account_tokens t
+   where t.tenant_id = account_email_limit_reached.tenant_id and t.user_id = account_email_limit_reached.user_id
+     and t.purpose = account_email_limit_reached.purpose and t.created_at > now() - interval '1 hour'
+$function$;
+REVOKE ALL ON FUNCTION app_private.account_email_limit_reached(tenant_id uuid, user_id uuid, purpose text) FROM PUBLIC;
+COMMENT ON FUNCTION app_private.account_email_limit_reached(tenant_id uuid, user_id uuid, purpose text) IS 'True when the user has been sent 3 tokens of this purpose within the last hour: the next request sends nothing (silently).';
 
 --
 -- app_private.assert_admin() (function)
@@ -510,6 +562,26 @@ REVOKE ALL ON FUNCTION app_private.login_throttle_fail(scope text, email text) F
 COMMENT ON FUNCTION app_private.login_throttle_fail(scope text, email text) IS 'Counts a failed login for a tenant slug and email; the fifth failure within 15 minutes locks the pair for 15 minutes.';
 
 --
+-- app_private.new_account_token(tenant_id uuid, user_id uuid, email text, purpose text, valid_for interval) (function)
+--
+
+CREATE OR REPLACE FUNCTION app_private.new_account_token(tenant_id uuid, user_id uuid, email text, purpose text, valid_for interval)
+ RETURNS text
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_token text := app_private.new_token(tenant_id);
+begin
+  insert into app_private.account_tokens (tenant_id, user_id, email, purpose, token_hash, expires_at)
+    values (tenant_id, user_id, email, purpose, app_private.token_hash(v_token), now() + valid_for);
+  return v_token;
+end;
+$function$;
+REVOKE ALL ON FUNCTION app_private.new_account_token(tenant_id uuid, user_id uuid, email text, purpose text, valid_for interval) FROM PUBLIC;
+COMMENT ON FUNCTION app_private.new_account_token(tenant_id uuid, user_id uuid, email text, purpose text, valid_for interval) IS 'Issues a password-reset or email-verification token for a user (the caller holds the tenant''s context) and returns it; only its hash is kept.';
+
+--
 -- app_private.new_refresh_token(tenant_id uuid, session_id uuid) (function)
 --
 
@@ -574,6 +646,50 @@ GRANT EXECUTE ON FUNCTION app_private.operator_access(operator_id uuid, tenant_i
 COMMENT ON FUNCTION app_private.operator_access(operator_id uuid, tenant_id uuid, details jsonb) IS 'Whether an operator token is still good (operator exists, not disabled) and the tenant it names exists; audits every request that names a tenant. Called by the API before each operator request.';
 
 --
+-- app_private.prune_account_data(tokens_ended_before interval, invitations_ended_before interval, audit_older_than interval) (function)
+--
+
+CREATE OR REPLACE FUNCTION app_private.prune_account_data(tokens_ended_before interval DEFAULT '1 day'::interval, invitations_ended_before interval DEFAULT '30 days'::interval, audit_older_than interval DEFAULT NULL::interval)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_tenant uuid;
+  v_previous text := coalesce(current_setting('jwt.claims.tenant_id', true), '');
+  v_now timestamptz := now();
+  v_count bigint;
+  v_tokens bigint := 0;
+  v_invitations bigint := 0;
+  v_events bigint := 0;
+begin
+  for v_tenant in select t.id from app_public.tenants t loop
+    perform app_private.switch_tenant_context(v_tenant);
+    delete from app_private.account_tokens a
+     where a.tenant_id = v_tenant
+       and coalesce(a.used_at, a.expires_at) < v_now - tokens_ended_before;
+    get diagnostics v_count = row_count;
+    v_tokens := v_tokens + v_count;
+    delete from app_public.invitations i
+     where i.tenant_id = v_tenant and i.accepted_at is null
+       and least(i.revoked_at, i.expires_at) < v_now - invitations_ended_before;  -- least() skips a null revoked_at
+    get diagnostics v_count = row_count;
+    v_invitations := v_invitations + v_count;
+    if audit_older_than is not null then
+      delete from app_public.audit_events e
+       where e.tenant_id = v_tenant and e.occurred_at < v_now - audit_older_than;
+      get diagnostics v_count = row_count;
+      v_events := v_events + v_count;
+    end if;
+  end loop;
+  perform app_private.restore_tenant_context(v_previous);
+  return jsonb_build_object('account_tokens', v_tokens, 'invitations', v_invitations, 'audit_events', v_events);
+end;
+$function$;
+REVOKE ALL ON FUNCTION app_private.prune_account_data(tokens_ended_before interval, invitations_ended_before interval, audit_older_than interval) FROM PUBLIC;
+COMMENT ON FUNCTION app_private.prune_account_data(tokens_ended_before interval, invitations_ended_before interval, audit_older_than interval) IS 'In every tenant, deletes account tokens used or expired more than tokens_ended_before ago, invitations never accepted that were revoked or expired more than invitations_ended_before ago, and, unless audit_older_than is null (keep forever, the default), audit events older than that; returns the counts. Run by the worker''s maintenance task.';
+
+--
 -- app_private.prune_sessions(ended_before interval) (function)
 --
 
@@ -604,6 +720,26 @@ end;
 $function$;
 REVOKE ALL ON FUNCTION app_private.prune_sessions(ended_before interval) FROM PUBLIC;
 COMMENT ON FUNCTION app_private.prune_sessions(ended_before interval) IS 'Deletes sessions (and their refresh tokens) that ended more than the given interval ago, in every tenant, and quiet login throttle rows; returns the sessions deleted. Run by npm run db:prune.';
+
+--
+-- app_private.queue_email(template text, recipient text, data jsonb) (function)
+--
+
+CREATE OR REPLACE FUNCTION app_private.queue_email(template text, recipient text, data jsonb)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  perform graphile_worker.add_job(
+    'send_email',
+    (coalesce(data, '{}') || jsonb_build_object('template', template, 'to', recipient))::json,
+    max_attempts => 10
+  );
+end;
+$function$;
+REVOKE ALL ON FUNCTION app_private.queue_email(template text, recipient text, data jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION app_private.queue_email(template text, recipient text, data jsonb) IS 'Queues an email (the worker''s send_email task: template, recipient, the template''s data) in the caller''s transaction: it is sent after a commit, never after a rollback. Up to 10 attempts.';
 
 --
 -- app_private.raise_input_error(constraint_name text) (function)
@@ -658,6 +794,43 @@ end;
 $function$;
 REVOKE ALL ON FUNCTION app_private.restore_tenant_context(previous text) FROM PUBLIC;
 COMMENT ON FUNCTION app_private.restore_tenant_context(previous text) IS 'Sets jwt.claims.tenant_id back (SET LOCAL, as switch_tenant_context does) to the value switch_tenant_context returned; '''' or null for none.';
+
+--
+-- app_private.send_password_reset(tenant_slug text, email text) (function)
+--
+
+CREATE OR REPLACE FUNCTION app_private.send_password_reset(tenant_slug text, email text)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_tenant app_public.tenants;
+  v_user app_public.users;
+  v_previous text;
+  v_token text;
+begin
+  select t.* into v_tenant from app_public.tenants t where t.slug = send_password_reset.tenant_slug;
+  if v_tenant.id is null then
+    return false;
+  end if;
+  v_previous := app_private.switch_tenant_context(v_tenant.id);
+  select u.* into v_user from app_public.users u
+   where u.tenant_id = v_tenant.id and u.email = send_password_reset.email::citext;
+  if v_user.id is null or app_private.account_email_limit_reached(v_tenant.id, v_user.id, 'password_reset') then
+    perform app_private.restore_tenant_context(v_previous);
+    return false;
+  end if;
+  v_token := app_private.new_account_token(v_tenant.id, v_user.id, v_user.email, 'password_reset', interval '1 hour');
+  perform app_private.queue_email('password_reset', v_user.email, jsonb_build_object(
+    'token', v_token, 'name', v_user.name, 'tenant_name', v_tenant.name, 'tenant_slug', v_tenant.slug));
+  perform app_private.audit(v_tenant.id, 'password_reset_requested', 'app_public.users', v_user.id::text);
+  perform app_private.restore_tenant_context(v_previous);
+  return true;
+end;
+$function$;
+REVOKE ALL ON FUNCTION app_private.send_password_reset(tenant_slug text, email text) FROM PUBLIC;
+COMMENT ON FUNCTION app_private.send_password_reset(tenant_slug text, email text) IS 'Run by the worker for forgot_password: when the slug and email name a user who has had fewer than 3 reset emails this hour, issues a reset token (1 hour) and queues its email in the same transaction; returns whether it did.';
 
 --
 -- app_private.switch_tenant_context(tenant_id uuid) (function)
@@ -980,7 +1153,7 @@ COMMENT ON COLUMN app_public.audit_events.actor_user_id IS '@behavior +filterBy
 The tenant user who did it, if a user did (kept after the user is removed).';
 COMMENT ON COLUMN app_public.audit_events.actor_operator_id IS 'The platform operator who did it, if an operator did.';
 COMMENT ON COLUMN app_public.audit_events.action IS '@behavior +filterBy
-What happened: insert, update, delete (row changes), or login, login_failed, invitation_sent, invitation_revoked, invitation_accepted, role_changed, user_removed, password_changed, refresh_token_reused, operator_access. Also password_change_failed (a wrong current password given to change_password).';
+What happened: insert, update, delete (row changes), or login, login_failed, invitation_sent, invitation_revoked, invitation_accepted, role_changed, user_removed, password_changed, password_reset_requested, password_reset, verification_email_sent, email_verified, refresh_token_reused, operator_access. Also password_change_failed (a wrong current password given to change_password).';
 COMMENT ON COLUMN app_public.audit_events.table_name IS 'The table a row change was made to (e.g. app_public.tasks), if any.';
 COMMENT ON COLUMN app_public.audit_events.row_key IS 'The id of the row changed or concerned, if any.';
 COMMENT ON COLUMN app_public.audit_events.changed_columns IS 'For inserts and updates: the columns set or changed.';
@@ -1274,7 +1447,7 @@ CREATE POLICY owner_manage ON app_public.users AS PERMISSIVE FOR UPDATE TO mts_o
 CREATE POLICY select_own_tenant ON app_public.users AS PERMISSIVE FOR SELECT TO PUBLIC USING ((tenant_id = app_public.current_tenant_id()));
 CREATE POLICY update_as_admin ON app_public.users AS PERMISSIVE FOR UPDATE TO mts_admin USING ((tenant_id = app_public.current_tenant_id())) WITH CHECK ((tenant_id = app_public.current_tenant_id()));
 CREATE POLICY update_self ON app_public.users AS PERMISSIVE FOR UPDATE TO PUBLIC USING (((tenant_id = app_public.current_tenant_id()) AND (id = app_public.current_user_id()))) WITH CHECK (((tenant_id = app_public.current_tenant_id()) AND (id = app_public.current_user_id())));
-CREATE TRIGGER _100_protect_columns BEFORE UPDATE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg_protect_columns('tenant_id', 'id', 'email', 'role', 'created_at');
+CREATE TRIGGER _100_protect_columns BEFORE UPDATE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg_protect_columns('tenant_id', 'id', 'email', 'role', 'created_at', 'email_verified_at');
 CREATE TRIGGER _790_revoke_invitations BEFORE DELETE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg_users_revoke_invitations();
 CREATE TRIGGER _790_revoke_invitations_on_demotion BEFORE UPDATE OF role ON app_public.users FOR EACH ROW WHEN (((old.role = 'admin'::app_public.user_role) AND (new.role IS DISTINCT FROM 'admin'::app_public.user_role))) EXECUTE FUNCTION app_private.tg_users_revoke_invitations();
 CREATE TRIGGER _800_unlink BEFORE DELETE ON app_public.users FOR EACH ROW EXECUTE FUNCTION app_private.tg_users_unlink();
@@ -1295,8 +1468,8 @@ COMMENT ON COLUMN app_public.users.role IS '@behavior +filterBy +orderBy -insert
 admin or member. Changed only by set_user_role.';
 COMMENT ON COLUMN app_public.users.created_at IS '@behavior -insert -update
 When the user was created.';
-COMMENT ON COLUMN app_public.users.email_verified_at IS '@behavior -insert -update
-When the user proved they receive mail at their address (accepting an invitation sent to it), if they have.';
+COMMENT ON COLUMN app_public.users.email_verified_at IS '@behavior -insert -update +filterBy
+When the user proved they receive mail at their email address (verify_email, reset_password, or accepting an invitation sent there); null while unproven. Set only by those functions.';
 
 --
 -- app_public.accept_invitation(token text, name text, password text) (function)
@@ -1641,6 +1814,34 @@ GRANT EXECUTE ON FUNCTION app_public.delete_tenant(confirm_slug text) TO mts_mem
 COMMENT ON FUNCTION app_public.delete_tenant(confirm_slug text) IS 'Deletes the caller''s tenant with all its rows, given its slug as confirmation. Admins only (42501 otherwise); CONFM when the slug does not match.';
 
 --
+-- app_public.forgot_password(tenant_slug text, email text) (function)
+--
+
+CREATE OR REPLACE FUNCTION app_public.forgot_password(tenant_slug text, email text)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ STRICT SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  -- Nothing longer than a slug or an address can name an account.
+  if char_length(tenant_slug) <= 48 and char_length(email) <= 320 then
+    perform graphile_worker.add_job(
+      'forgot_password',
+      json_build_object('tenant_slug', lower(btrim(tenant_slug)), 'email', btrim(email)),
+      max_attempts => 5
+    );
+  end if;
+  return true;
+end;
+$function$;
+REVOKE ALL ON FUNCTION app_public.forgot_password(tenant_slug text, email text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION app_public.forgot_password(tenant_slug text, email text) TO mts_anonymous;
+GRANT EXECUTE ON FUNCTION app_public.forgot_password(tenant_slug text, email text) TO mts_member;
+COMMENT ON FUNCTION app_public.forgot_password(tenant_slug text, email text) IS '@rateLimit forgotPassword
+Asks for a password-reset email. Always returns true, whether or not the tenant and email name an account; if they do, the user receives a link with a single-use token that works for 1 hour (at most 3 such emails per account and hour; more requests send nothing). Users imported with tenant:import, who have no password, set one this way.';
+
+--
 -- app_public.invitations_status(invitation app_public.invitations) (function)
 --
 
@@ -1673,9 +1874,12 @@ CREATE OR REPLACE FUNCTION app_public.invite_user(email text, role app_public.us
 AS $function$
 declare
   v_tenant_id uuid := app_public.current_tenant_id();
+  v_user_id uuid := app_public.current_user_id();
   v_invitation app_public.invitations;
   v_token text;
   v_constraint text;
+  v_tenant app_public.tenants;
+  v_inviter_name text;
 begin
   perform app_private.assert_admin();
   if exists (select 1 from app_public.users u where u.tenant_id = v_tenant_id and u.email = btrim(invite_user.email)::citext) then
@@ -1686,7 +1890,7 @@ begin
      and i.accepted_at is null and i.revoked_at is null;
   begin
     insert into app_public.invitations (tenant_id, email, role, inviter_id)
-      values (v_tenant_id, btrim(invite_user.email), invite_user.role, app_public.current_user_id())
+      values (v_tenant_id, btrim(invite_user.email), invite_user.role, v_user_id)
       returning * into v_invitation;
   exception
     when check_violation then
@@ -1699,12 +1903,17 @@ begin
     values (v_tenant_id, v_invitation.id, app_private.token_hash(v_token));
   perform app_private.audit(v_tenant_id, 'invitation_sent', 'app_public.invitations', v_invitation.id::text, null,
     jsonb_build_object('email', v_invitation.email, 'role', v_invitation.role));
+  select t.* into v_tenant from app_public.tenants t where t.id = v_tenant_id;
+  select u.name into v_inviter_name from app_public.users u where u.tenant_id = v_tenant_id and u.id = v_user_id;
+  perform app_private.queue_email('invitation', v_invitation.email, jsonb_build_object(
+    'token', v_token, 'role', v_invitation.role, 'inviter_name', v_inviter_name,
+    'tenant_name', v_tenant.name, 'tenant_slug', v_tenant.slug, 'expires_at', v_invitation.expires_at));
   return (v_invitation.id, v_token, v_invitation.expires_at)::app_public.new_invitation;
 end;
 $function$;
 REVOKE ALL ON FUNCTION app_public.invite_user(email text, role app_public.user_role) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION app_public.invite_user(email text, role app_public.user_role) TO mts_admin;
-COMMENT ON FUNCTION app_public.invite_user(email text, role app_public.user_role) IS 'Invites someone by email with a role (admins only) and returns the invitation''s token, once; it expires after 7 days. Errors: FORBIDDEN, BADEM, EMTKN (already a user).';
+COMMENT ON FUNCTION app_public.invite_user(email text, role app_public.user_role) IS 'Invites someone by email with a role (admins only): the invitation is emailed to them (queued with the invitation, sent after the request commits), and its token is also returned here, once; it expires after 7 days. Errors: FORBIDDEN, BADEM, EMTKN (already a user).';
 
 --
 -- app_public.login(tenant_slug text, email text, password text) (function)
@@ -1929,6 +2138,69 @@ GRANT EXECUTE ON FUNCTION app_public.remove_user(user_id uuid) TO mts_admin;
 COMMENT ON FUNCTION app_public.remove_user(user_id uuid) IS 'Removes a user from the tenant (admins only); their tokens stop working at once. Their tasks become unassigned and their comments authorless. Errors: FORBIDDEN, NOUSR, LASTA (the last admin cannot be removed).';
 
 --
+-- app_public.reset_password(token text, new_password text) (function)
+--
+
+CREATE OR REPLACE FUNCTION app_public.reset_password(token text, new_password text)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ STRICT SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_tenant_id uuid := app_private.token_tenant(token);
+  v_previous text;
+  v_token app_private.account_tokens;
+  v_user app_public.users;
+  v_slug text;
+  v_hash text;
+  v_now timestamptz := now();
+  v_sessions bigint;
+begin
+  perform app_private.assert_valid_password(new_password);
+  if v_tenant_id is null then
+    raise exception 'This link is not valid: it is unknown, used or expired. Ask for a new one.' using errcode = 'BADTK';
+  end if;
+  v_previous := app_private.switch_tenant_context(v_tenant_id);
+  select t.* into v_token from app_private.account_tokens t
+   where t.tenant_id = v_tenant_id and t.token_hash = app_private.token_hash(reset_password.token)
+     and t.purpose = 'password_reset' and t.used_at is null and t.expires_at > v_now
+   for update;
+  select u.* into v_user from app_public.users u
+   where u.tenant_id = v_tenant_id and u.id = v_token.user_id and u.email = v_token.email;
+  if v_user.id is null then
+    raise exception 'This link is not valid: it is unknown, used or expired. Ask for a new one.' using errcode = 'BADTK';
+  end if;
+  v_hash := crypt(new_password, gen_salt('bf', 10));
+  insert into app_private.user_secrets as s (tenant_id, user_id, password_hash, password_changed_at)
+    values (v_tenant_id, v_user.id, v_hash, v_now)
+    on conflict on constraint user_secrets_pkey do update
+      set password_hash = excluded.password_hash, password_changed_at = excluded.password_changed_at;
+  -- This token and every other reset token of the user: used up.
+  update app_private.account_tokens t set used_at = v_now
+   where t.tenant_id = v_tenant_id and t.user_id = v_user.id and t.purpose = 'password_reset' and t.used_at is null;
+  update app_private.sessions s set revoked_at = v_now, revoked_reason = 'password_reset'
+   where s.tenant_id = v_tenant_id and s.user_id = v_user.id and s.revoked_at is null;
+  get diagnostics v_sessions = row_count;
+  -- The link reached the address.
+  update app_public.users u set email_verified_at = v_now
+   where u.tenant_id = v_tenant_id and u.id = v_user.id and u.email_verified_at is null;
+  -- A lockout from guessing ends with the reset.
+  select t.slug into v_slug from app_public.tenants t where t.id = v_tenant_id;
+  delete from app_private.login_throttle t where t.scope = v_slug and t.email = v_user.email::citext;
+  perform app_private.audit(v_tenant_id, 'password_reset', 'app_public.users', v_user.id::text, null,
+    jsonb_build_object('sessions_ended', v_sessions), v_user.id);
+  perform app_private.restore_tenant_context(v_previous);
+  return true;
+end;
+$function$;
+REVOKE ALL ON FUNCTION app_public.reset_password(token text, new_password text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION app_public.reset_password(token text, new_password text) TO mts_anonymous;
+GRANT EXECUTE ON FUNCTION app_public.reset_password(token text, new_password text) TO mts_member;
+COMMENT ON FUNCTION app_public.reset_password(token text, new_password text) IS '@rateLimit accountToken
+Sets a new password with the token of a reset email, and ends every session of the user (their refresh tokens stop working; log in again). The token works once; it also proves the email address (email_verified_at) and lifts a login lockout. Errors: BADTK (unknown, used or expired token), WEAKP, LONGP.';
+
+--
 -- app_public.revoke_invitation(invitation_id uuid) (function)
 --
 
@@ -1974,6 +2246,44 @@ REVOKE ALL ON FUNCTION app_public.schema_version() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION app_public.schema_version() TO mts_member;
 GRANT EXECUTE ON FUNCTION app_public.schema_version() TO mts_operator;
 COMMENT ON FUNCTION app_public.schema_version() IS 'The latest applied migration; tenant exports carry it as information (imports compare the tables'' columns and types instead).';
+
+--
+-- app_public.send_verification_email() (function)
+--
+
+CREATE OR REPLACE FUNCTION app_public.send_verification_email()
+ RETURNS boolean
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_tenant_id uuid := app_public.current_tenant_id();
+  v_user_id uuid := app_public.current_user_id();
+  v_user app_public.users;
+  v_tenant app_public.tenants;
+  v_token text;
+begin
+  select u.* into v_user from app_public.users u where u.tenant_id = v_tenant_id and u.id = v_user_id;
+  if v_user.id is null then
+    raise exception 'Only a user of a tenant may verify their email.' using errcode = '42501';
+  end if;
+  if v_user.email_verified_at is not null
+     or app_private.account_email_limit_reached(v_tenant_id, v_user.id, 'email_verification') then
+    return false;
+  end if;
+  select t.* into v_tenant from app_public.tenants t where t.id = v_tenant_id;
+  v_token := app_private.new_account_token(v_tenant_id, v_user.id, v_user.email, 'email_verification', interval '24 hours');
+  perform app_private.queue_email('email_verification', v_user.email, jsonb_build_object(
+    'token', v_token, 'name', v_user.name, 'tenant_name', v_tenant.name, 'tenant_slug', v_tenant.slug));
+  perform app_private.audit(v_tenant_id, 'verification_email_sent', 'app_public.users', v_user.id::text);
+  return true;
+end;
+$function$;
+REVOKE ALL ON FUNCTION app_public.send_verification_email() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION app_public.send_verification_email() TO mts_member;
+COMMENT ON FUNCTION app_public.send_verification_email() IS '@rateLimit verificationEmail
+Emails the current user a link that proves their address (its token works once, for 24 hours). Returns true when an email was queued; false when the address is already verified or 3 such emails went out within the hour. Errors: FORBIDDEN (no user in the request).';
 
 --
 -- app_public.set_user_role(user_id uuid, role app_public.user_role) (function)
@@ -2029,3 +2339,49 @@ GRANT EXECUTE ON FUNCTION app_public.uuid_or_null(value text) TO mts_member;
 GRANT EXECUTE ON FUNCTION app_public.uuid_or_null(value text) TO mts_operator;
 COMMENT ON FUNCTION app_public.uuid_or_null(value text) IS '@behavior -queryField
 The text as a uuid when it is one (canonical form, any case), else null; never raises. The claim readers (current_tenant_id, current_user_id, current_operator_id, current_session_id) read their settings with it.';
+
+--
+-- app_public.verify_email(token text) (function)
+--
+
+CREATE OR REPLACE FUNCTION app_public.verify_email(token text)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ STRICT SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_tenant_id uuid := app_private.token_tenant(token);
+  v_previous text;
+  v_token app_private.account_tokens;
+  v_user app_public.users;
+  v_now timestamptz := now();
+begin
+  if v_tenant_id is null then
+    raise exception 'This link is not valid: it is unknown, used or expired. Ask for a new one.' using errcode = 'BADTK';
+  end if;
+  v_previous := app_private.switch_tenant_context(v_tenant_id);
+  select t.* into v_token from app_private.account_tokens t
+   where t.tenant_id = v_tenant_id and t.token_hash = app_private.token_hash(verify_email.token)
+     and t.purpose = 'email_verification' and t.used_at is null and t.expires_at > v_now
+   for update;
+  select u.* into v_user from app_public.users u
+   where u.tenant_id = v_tenant_id and u.id = v_token.user_id and u.email = v_token.email;
+  if v_user.id is null then
+    raise exception 'This link is not valid: it is unknown, used or expired. Ask for a new one.' using errcode = 'BADTK';
+  end if;
+  update app_private.account_tokens t set used_at = v_now
+   where t.tenant_id = v_tenant_id and t.user_id = v_user.id and t.purpose = 'email_verification' and t.used_at is null;
+  update app_public.users u set email_verified_at = v_now
+   where u.tenant_id = v_tenant_id and u.id = v_user.id and u.email_verified_at is null;
+  perform app_private.audit(v_tenant_id, 'email_verified', 'app_public.users', v_user.id::text, null,
+    jsonb_build_object('email', v_user.email), v_user.id);
+  perform app_private.restore_tenant_context(v_previous);
+  return true;
+end;
+$function$;
+REVOKE ALL ON FUNCTION app_public.verify_email(token text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION app_public.verify_email(token text) TO mts_anonymous;
+GRANT EXECUTE ON FUNCTION app_public.verify_email(token text) TO mts_member;
+COMMENT ON FUNCTION app_public.verify_email(token text) IS '@rateLimit accountToken
+Marks the user''s email as verified (email_verified_at) with the token of a verification email; works logged in or not. The token works once. Errors: BADTK (unknown, used or expired token).';

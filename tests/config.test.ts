@@ -58,6 +58,11 @@ describe("configuration", () => {
     [{ PORT: "eighty" }, /PORT must be a port number/],
     [{ DATABASE_NAME: "Robert'); drop table" }, /DATABASE_NAME must be a lowercase identifier/],
     [{ DEMO_DATA: "maybe" }, /DEMO_DATA must be true or false/],
+    [{ SMTP_URL: "http://mail.example.test" }, /SMTP_URL must be a smtp:\/\/ or smtps:\/\/ URL/],
+    [{ PUBLIC_URL: "app.example.test" }, /PUBLIC_URL must be a http:\/\/ or https:\/\/ URL/],
+    [{ WORKER: "sometimes" }, /WORKER must be inline or off/],
+    [{ AUDIT_RETENTION: "a while" }, /AUDIT_RETENTION must be an interval/],
+    [{ AUDIT_RETENTION: "0 days" }, /AUDIT_RETENTION must be an interval/],
   ])("refuses %o with a clear message", (env, message) => {
     expect(() => loadConfig({ DATA_DIR: tempDir(), ...env })).toThrow(message);
     expect(() => loadConfig({ DATA_DIR: tempDir(), ...env })).toThrow(ConfigError);
@@ -66,5 +71,29 @@ describe("configuration", () => {
   it("in production, demo data and GraphiQL are off unless asked for", () => {
     const config = loadConfig({ NODE_ENV: "production", JWT_SECRET: "p".repeat(32), DATA_DIR: tempDir() });
     expect(config).toMatchObject({ isProduction: true, demoData: false, graphiql: false });
+  });
+
+  it("email and the worker: links from PUBLIC_URL, the outbox folder without SMTP_URL, the worker inline, audit kept forever", () => {
+    const dataDir = tempDir();
+    const config = loadConfig({ DATA_DIR: dataDir });
+    expect(config.mail).toEqual({ smtpUrl: undefined, from: expect.any(String), publicUrl: "http://127.0.0.1:3000", outboxDir: join(dataDir, "emails") });
+    expect(config.worker).toEqual({ mode: "inline", concurrency: 2, auditRetention: undefined });
+    const set = loadConfig({ DATA_DIR: dataDir, SMTP_URL: "smtp://u:p@mail.example.test:587", PUBLIC_URL: "https://app.example.test/", WORKER: "off", AUDIT_RETENTION: "1 year 6 months" });
+    expect(set.mail).toMatchObject({ smtpUrl: "smtp://u:p@mail.example.test:587", publicUrl: "https://app.example.test" });
+    expect(set.worker).toMatchObject({ mode: "off", auditRetention: "1 year 6 months" });
+    expect(set.rateLimits).toMatchObject({ forgotPassword: 10, verificationEmail: 10, accountToken: 30 });
+  });
+
+  it("in production, a process that runs the worker needs SMTP_URL and PUBLIC_URL; one that does not, neither", () => {
+    const prod = { NODE_ENV: "production", JWT_SECRET: "p".repeat(32), DATA_DIR: tempDir() };
+    for (const worker of ["inline", "alone"] as const) {
+      expect(() => loadConfig(prod, { worker })).toThrow(/SMTP_URL is required in production/);
+      expect(() => loadConfig(prod, { worker })).toThrow(/PUBLIC_URL is required in production/);
+      expect(loadConfig({ ...prod, SMTP_URL: "smtp://mail.example.test", PUBLIC_URL: "https://app.example.test" }, { worker }).mail.smtpUrl).toBe("smtp://mail.example.test");
+    }
+    // npm start with WORKER=off, and every other command (migrations, CLIs, the tests' API), send no email.
+    expect(loadConfig({ ...prod, WORKER: "off" }, { worker: "inline" }).worker.mode).toBe("off");
+    expect(() => loadConfig({ ...prod, WORKER: "off" }, { worker: "alone" })).toThrow(/SMTP_URL is required/);
+    expect(loadConfig(prod).isProduction).toBe(true);
   });
 });

@@ -47,6 +47,9 @@ interface Fixtures {
   adminA: { sessionId: string; refreshToken: string };
   /** A pending invitation to A, and its token. */
   invitationToken: string;
+  /** A password-reset and an email-verification token of A's admin. */
+  resetToken: string;
+  verificationToken: string;
 }
 
 type Actor =
@@ -145,6 +148,41 @@ const CASES: Record<string, Case[]> = {
   "app_private.prune_sessions(interval)": [
     { actor: "owner", does: "prunes every tenant's ended sessions (npm run db:prune)", sql: "select app_private.prune_sessions()" },
     { actor: "owner", context: inTenant("A"), does: "holding A's context, prunes every tenant", sql: "select app_private.prune_sessions()" },
+  ],
+  "app_private.prune_account_data(interval,interval,interval)": [
+    { actor: "owner", does: "prunes every tenant's ended tokens, invitations and old audit events (the worker's maintenance)", sql: "select app_private.prune_account_data('1 day', '30 days', '1 year')" },
+    { actor: "owner", context: inTenant("A"), does: "holding A's context, prunes every tenant", sql: "select app_private.prune_account_data()" },
+  ],
+  "app_private.send_password_reset(text,text)": [
+    {
+      actor: "owner",
+      does: "issues a reset token for A's admin (the worker's forgot_password task)",
+      sql: "select app_private.send_password_reset($1, $2)",
+      params: (f) => [f.world.tenants.A.slug, f.world.adminA.email],
+    },
+    {
+      actor: "owner",
+      context: inTenant("B"),
+      does: "holding B's context, looks up an unknown email in A (false)",
+      sql: "select app_private.send_password_reset($1, 'nobody@acme.test')",
+      params: (f) => [f.world.tenants.A.slug],
+    },
+  ],
+  "app_public.reset_password(text,text)": [
+    { actor: "anonymous", does: "resets A's admin's password", sql: "select app_public.reset_password($1, 'a-new-password')", params: (f) => [f.resetToken] },
+    { actor: "member of B", does: "resets A's admin's password", sql: "select app_public.reset_password($1, 'a-new-password')", params: (f) => [f.resetToken] },
+    {
+      actor: "member of B",
+      does: "resets with an unknown token of A",
+      sql: "select app_public.reset_password($1, 'a-new-password')",
+      params: (f) => [unknownTokenOfA(f)],
+      raises: "BADTK",
+    },
+  ],
+  "app_public.verify_email(text)": [
+    { actor: "anonymous", does: "verifies A's admin's email", sql: "select app_public.verify_email($1)", params: (f) => [f.verificationToken] },
+    { actor: "member of B", does: "verifies A's admin's email", sql: "select app_public.verify_email($1)", params: (f) => [f.verificationToken] },
+    { actor: "member of B", does: "verifies with an unknown token of A", sql: "select app_public.verify_email($1)", params: (f) => [unknownTokenOfA(f)], raises: "BADTK" },
   ],
   "app_public.login(text,text,text)": [
     { actor: "anonymous", does: "logs in as A's admin", sql: "select app_public.login($1, $2, $3)", params: loginAdminA },
@@ -305,8 +343,12 @@ beforeAll(async () => {
       world.adminA.id,
     ]);
     const { rows: [invitation] } = await client.query("select token from app_public.invite_user('newcomer@acme.test', 'member')");
+    const issue = async (purpose: string) =>
+      (await client.query("select app_private.new_account_token($1, $2, $3, $4, '1 hour') as t", [world.tenants.A.id, world.adminA.id, world.adminA.email, purpose])).rows[0].t as string;
+    const resetToken = await issue("password_reset");
+    const verificationToken = await issue("email_verification");
     await client.query("commit");
-    return { world, adminA: { sessionId: login.session_id, refreshToken: login.refresh_token }, invitationToken: invitation.token };
+    return { world, adminA: { sessionId: login.session_id, refreshToken: login.refresh_token }, invitationToken: invitation.token, resetToken, verificationToken };
   });
   owner = new pg.Client({ connectionString: db.ownerUrl });
   auth = new pg.Client({ connectionString: db.authUrl });

@@ -3,7 +3,10 @@
 //   common/  configuration, role names, the tenant export format: imports no other folder
 //   db/      the database: may import common/
 //   server/  the HTTP and GraphQL server: may import common/
-//   bin/     entry points (npm start, dev, every CLI): wire db/ and server/ together
+//   worker/  the job queue's worker (graphile-worker tasks, emails): may import common/
+//            (its own folder: it runs in npm start's process or alone, as the owner,
+//            and neither the server nor the database libraries need it)
+//   bin/     entry points (npm start, dev, worker, every CLI): wire db/, server/ and worker/ together
 //   tests/, bench/: may import any of the above (bench/ also the attack
 //            catalogue in tests/helpers/); nothing else imports them
 //   examples/ frontends: import only themselves (they talk to the API over HTTP)
@@ -16,9 +19,10 @@ const MAY_IMPORT: Record<string, string[]> = {
   common: ["common"],
   db: ["db", "common"],
   server: ["server", "common"],
-  bin: ["bin", "db", "server", "common"],
-  tests: ["tests", "bin", "db", "server", "common"],
-  bench: ["bench", "tests", "bin", "db", "server", "common"],
+  worker: ["worker", "common"],
+  bin: ["bin", "db", "server", "worker", "common"],
+  tests: ["tests", "bin", "db", "server", "worker", "common"],
+  bench: ["bench", "tests", "bin", "db", "server", "worker", "common"],
   examples: ["examples"],
 };
 

@@ -5,7 +5,7 @@
 // TEST_DATABASE_URL, through ROOT_DATABASE_URL on that server.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -99,6 +99,19 @@ describe("npm start", () => {
     expect(result.data.users.nodes.map((u: { email: string }) => u.email).sort()).toEqual(["alice@acme.test", "bob@acme.test"]);
     expect(result.data.tasks.nodes).toHaveLength(3);
     expect(result.data.tasks.nodes).toContainEqual({ title: "Write the copy", status: "TODO", assignee: { name: "Bob" } });
+  });
+
+  it("runs the worker in its process: without SMTP_URL, a reset email goes to DATA_DIR/emails/ and its link is printed", async () => {
+    expect(first.output()).toMatch(/Worker\s+running in this process; emails go to /);
+    const res = await fetch(`${first.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query: 'mutation { forgotPassword(input: {tenantSlug: "acme", email: "bob@acme.test"}) { result } }' }),
+    });
+    expect(await res.json()).toEqual({ data: { forgotPassword: { result: true } } });
+    await expect.poll(() => /\[mail\]\s+http:\/\/127\.0\.0\.1:\d+\/reset-password\?token=/.test(first.output()), { timeout: 10_000 }).toBe(true);
+    const files = readdirSync(join(dataDir, "emails"));
+    expect(files).toEqual([expect.stringMatching(/-bob@acme\.test\.eml$/)]);
   });
 
   it("stops cleanly on SIGTERM, with its database server", async () => {

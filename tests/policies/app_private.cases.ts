@@ -5,7 +5,7 @@ import type { PolicyCase } from "../helpers/policy.ts";
 import { REQUEST_ACTORS } from "./shared.ts";
 
 /** Every table of the private schema (the coverage test fails when one is missing here). */
-const PRIVATE_TABLES = ["sessions", "refresh_tokens", "invitation_secrets", "user_secrets", "login_throttle", "operator_secrets", "tenant_deletions"];
+const PRIVATE_TABLES = ["sessions", "refresh_tokens", "invitation_secrets", "user_secrets", "login_throttle", "operator_secrets", "tenant_deletions", "account_tokens"];
 
 export const cases: PolicyCase[] = [
   ...PRIVATE_TABLES.flatMap((table) =>

@@ -32,7 +32,7 @@ export default interface Sessions {
   /** When the session was ended, if it was. */
   revoked_at: Date | null;
 
-  /** Why: logout, password_changed or refresh_token_reused. */
+  /** Why: logout, password_changed, password_reset or refresh_token_reused. */
   revoked_reason: string | null;
 }
 
@@ -74,7 +74,7 @@ export interface SessionsInitializer {
   /** When the session was ended, if it was. */
   revoked_at?: Date | null;
 
-  /** Why: logout, password_changed or refresh_token_reused. */
+  /** Why: logout, password_changed, password_reset or refresh_token_reused. */
   revoked_reason?: string | null;
 }
 
@@ -104,6 +104,6 @@ export interface SessionsMutator {
   /** When the session was ended, if it was. */
   revoked_at?: Date | null;
 
-  /** Why: logout, password_changed or refresh_token_reused. */
+  /** Why: logout, password_changed, password_reset or refresh_token_reused. */
   revoked_reason?: string | null;
 }

@@ -25,7 +25,7 @@ export default interface AuditEvents {
   /** The platform operator who did it, if an operator did. */
   actor_operator_id: string | null;
 
-  /** What happened: insert, update, delete (row changes), or login, login_failed, invitation_sent, invitation_revoked, invitation_accepted, role_changed, user_removed, password_changed, refresh_token_reused, operator_access. Also password_change_failed (a wrong current password given to change_password). */
+  /** What happened: insert, update, delete (row changes), or login, login_failed, invitation_sent, invitation_revoked, invitation_accepted, role_changed, user_removed, password_changed, password_reset_requested, password_reset, verification_email_sent, email_verified, refresh_token_reused, operator_access. Also password_change_failed (a wrong current password given to change_password). */
   action: string;
 
   /** The table a row change was made to (e.g. app_public.tasks), if any. */
@@ -70,7 +70,7 @@ export interface AuditEventsInitializer {
   /** The platform operator who did it, if an operator did. */
   actor_operator_id?: string | null;
 
-  /** What happened: insert, update, delete (row changes), or login, login_failed, invitation_sent, invitation_revoked, invitation_accepted, role_changed, user_removed, password_changed, refresh_token_reused, operator_access. Also password_change_failed (a wrong current password given to change_password). */
+  /** What happened: insert, update, delete (row changes), or login, login_failed, invitation_sent, invitation_revoked, invitation_accepted, role_changed, user_removed, password_changed, password_reset_requested, password_reset, verification_email_sent, email_verified, refresh_token_reused, operator_access. Also password_change_failed (a wrong current password given to change_password). */
   action: string;
 
   /** The table a row change was made to (e.g. app_public.tasks), if any. */
@@ -109,7 +109,7 @@ export interface AuditEventsMutator {
   /** The platform operator who did it, if an operator did. */
   actor_operator_id?: string | null;
 
-  /** What happened: insert, update, delete (row changes), or login, login_failed, invitation_sent, invitation_revoked, invitation_accepted, role_changed, user_removed, password_changed, refresh_token_reused, operator_access. Also password_change_failed (a wrong current password given to change_password). */
+  /** What happened: insert, update, delete (row changes), or login, login_failed, invitation_sent, invitation_revoked, invitation_accepted, role_changed, user_removed, password_changed, password_reset_requested, password_reset, verification_email_sent, email_verified, refresh_token_reused, operator_access. Also password_change_failed (a wrong current password given to change_password). */
   action?: string;
 
   /** The table a row change was made to (e.g. app_public.tasks), if any. */

@@ -30,7 +30,7 @@ export default interface Users {
   /** When the user was created. */
   created_at: Date;
 
-  /** When the user proved they receive mail at their address (accepting an invitation sent to it), if they have. */
+  /** When the user proved they receive mail at their email address (verify_email, reset_password, or accepting an invitation sent there); null while unproven. Set only by those functions. */
   email_verified_at: Date | null;
 }
 
@@ -69,7 +69,7 @@ export interface UsersInitializer {
    */
   created_at?: Date;
 
-  /** When the user proved they receive mail at their address (accepting an invitation sent to it), if they have. */
+  /** When the user proved they receive mail at their email address (verify_email, reset_password, or accepting an invitation sent there); null while unproven. Set only by those functions. */
   email_verified_at?: Date | null;
 }
 
@@ -96,6 +96,6 @@ export interface UsersMutator {
   /** When the user was created. */
   created_at?: Date;
 
-  /** When the user proved they receive mail at their address (accepting an invitation sent to it), if they have. */
+  /** When the user proved they receive mail at their email address (verify_email, reset_password, or accepting an invitation sent there); null while unproven. Set only by those functions. */
   email_verified_at?: Date | null;
 }

@@ -3,9 +3,11 @@
 // in production mode, on a fresh database of this file) on one origin, and
 // the built app served by `vite preview` on another (CORS_ORIGINS). The API
 // enforces the app's trusted documents and issues short-lived access tokens,
-// so the flows below also cross several transparent refreshes. A second
-// build of the app, on a third origin, keeps the refresh token in the API's
-// HttpOnly cookie (VITE_REFRESH_COOKIE=true, REFRESH_COOKIE=1).
+// so the flows below also cross several transparent refreshes. Its worker
+// delivers emails to a real SMTP server of this file: the invited member
+// follows the link in the invitation email. A second build of the app, on a
+// third origin, keeps the refresh token in the API's HttpOnly cookie
+// (VITE_REFRESH_COOKIE=true, REFRESH_COOKIE=1).
 //
 // Every test fails on a console error or an uncaught exception in any page.
 // Screenshots of each main screen go to $E2E_ARTIFACTS (default
@@ -20,6 +22,7 @@ import { chromium, type Browser, type BrowserContext, type Page, type Request } 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ROOT_DIR } from "../../db/migrate.ts";
 import { createTestDatabase } from "../helpers/database.ts";
+import { startSmtpSink, type SmtpSink } from "../helpers/smtp.ts";
 
 const WEB_DIR = join(ROOT_DIR, "examples/web");
 const TRUSTED_DOCUMENTS = join(WEB_DIR, "src/gql/persisted-documents.json");
@@ -39,6 +42,8 @@ let webUrl = "";
 /** The same app built with VITE_REFRESH_COOKIE=true. */
 let cookieWebUrl = "";
 let browser: Browser;
+/** The SMTP server the API's worker delivers to. */
+let smtp: SmtpSink;
 /** Console errors and uncaught exceptions of every page, cleared after each test. */
 let pageErrors: string[] = [];
 /** Every GraphQL request the pages sent: its operation name and its HTTP status. */
@@ -179,6 +184,7 @@ beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
 
   const db = await createTestDatabase();
+  smtp = await startSmtpSink();
   const webPort = await freePort();
   const cookieWebPort = await freePort();
   webUrl = `http://127.0.0.1:${webPort}`;
@@ -203,6 +209,9 @@ beforeAll(async () => {
       TRUSTED_DOCUMENTS,
       CORS_ORIGINS: `${webUrl},${cookieWebUrl}`,
       REFRESH_COOKIE: "1",
+      // The worker runs inline and sends the invitation emails, whose links open the app.
+      SMTP_URL: smtp.url,
+      PUBLIC_URL: webUrl,
     },
     ready: /ready in \d+ ms/,
   });
@@ -306,15 +315,21 @@ describe("the example app in Chromium", () => {
     await page.getByTestId("members-screen").waitFor();
     await expect.poll(() => page.getByTestId("member").count()).toBe(1);
     await fill(page, "invite-form", { email: memberA, role: "MEMBER" });
-    const link = await page.getByTestId("invitation-link").inputValue();
-    expect(link).toMatch(new RegExp(`^${webUrl}/#/accept\\?token=.+`));
+    const shown = await page.getByTestId("invitation-link").inputValue();
+    expect(shown).toMatch(new RegExp(`^${webUrl}/accept-invitation\\?token=.+`));
     await screenshot(page, "04-members-invite");
+    // The same link arrives by email (the API's worker, a real SMTP server).
+    const [email] = await smtp.waitFor((received) => received.some((m) => m.to === memberA)).then(() => smtp.to(memberA));
+    expect(email.link).toBe(shown);
+    const token = new URL(shown).searchParams.get("token")!;
 
     const bob = await newContext();
     const bobPage = await bob.newPage();
-    await bobPage.goto(link);
+    await bobPage.goto(email.link!);
     await bobPage.getByTestId("accept-screen").waitFor();
-    expect(await bobPage.getByTestId("accept-form").locator('[name="token"]').inputValue()).toBe(new URL(link).hash.split("token=")[1]);
+    expect(await bobPage.getByTestId("accept-form").locator('[name="token"]').inputValue()).toBe(token);
+    // The token left the address bar.
+    expect(new URL(bobPage.url()).search).toBe("");
     await screenshot(bobPage, "05-accept-invitation");
     await fill(bobPage, "accept-form", { name: "Bob", password: PASSWORD });
     await bobPage.getByTestId("tasks-screen").waitFor();
@@ -324,7 +339,7 @@ describe("the example app in Chromium", () => {
 
     // The same invitation works once.
     const again = await bob.newPage();
-    await again.goto(`${webUrl}/#/accept?token=${new URL(link).hash.split("token=")[1]}`);
+    await again.goto(`${webUrl}/#/accept?token=${encodeURIComponent(token)}`);
     await again.evaluate(() => localStorage.clear());
     await again.reload();
     await again.getByTestId("accept-screen").waitFor();

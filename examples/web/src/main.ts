@@ -18,6 +18,14 @@ const SIGNED_IN: Record<string, () => HTMLElement> = { "/tasks": tasks, "/member
 
 const root = document.querySelector<HTMLElement>("#app")!;
 
+// The API's invitation emails link to PUBLIC_URL/accept-invitation?token=…
+// (and the members screen shows the same link): that is the acceptance
+// screen. The token leaves the address bar (and the history) at once.
+if (location.pathname === `${import.meta.env.BASE_URL}accept-invitation`) {
+  const token = new URLSearchParams(location.search).get("token") ?? "";
+  history.replaceState(null, "", `${import.meta.env.BASE_URL}#/accept?token=${encodeURIComponent(token)}`);
+}
+
 async function logOut() {
   const tokens = session.load();
   // The session ends on the server too; the tokens go whatever the answer.

@@ -28,10 +28,11 @@ export function members(): HTMLElement {
       const result = await client.mutation(InviteUser, { email: v.email, role: v.role as UserRole });
       const created = result.data?.inviteUser?.result;
       if (!created?.token) return showError(result.error ?? "The invitation could not be sent.");
-      const link = `${location.origin}${location.pathname}#/accept?token=${encodeURIComponent(created.token)}`;
+      // The link the API's invitation email carries too (PUBLIC_URL = this app's address).
+      const link = new URL(`accept-invitation?token=${encodeURIComponent(created.token)}`, location.origin + import.meta.env.BASE_URL).href;
       invitation.hidden = false;
       invitation.replaceChildren(
-        h("p", {}, `Invitation for ${v.email}. Send this link; it is shown only now and works once, until ${new Date(created.expiresAt ?? "").toLocaleDateString()}.`),
+        h("p", {}, `Invitation for ${v.email}, sent by email. The link is also shown here, only now; it works once, until ${new Date(created.expiresAt ?? "").toLocaleDateString()}.`),
         h("input", { readonly: true, value: link, "data-testid": "invitation-link" }),
       );
       element.reset();

@@ -27,7 +27,8 @@ from (
   select
     __tasks__."id" as "rowId",
     __tasks__."title" as "title",
-    __tasks__."status" as "status",
+    -- GraphQL's enum values are the labels in capitals (server/enum-values.ts).
+    upper(__tasks__."status"::text) as "status",
     to_char(__tasks__."created_at", 'YYYY-MM-DD"T"HH24:MI:SS.USTZH:TZM'::text) as "createdAt"
   from "app_public"."tasks" as __tasks__
   ${TASKS_ORDER}

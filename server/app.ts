@@ -16,7 +16,7 @@ import { isUnavailable, makeMaskError, sendError, STALE_TOKEN, UNAVAILABLE } fro
 import { makeExportHandler } from "./export.ts";
 import { makePreset } from "./preset.ts";
 import { makeFairShare } from "./fair-share.ts";
-import { makeRefreshCookieHandlers, REFRESH_COOKIE_PATH, type RunGraphQL } from "./refresh-cookie.ts";
+import { makeRefreshCookieHandlers, REFRESH_BODY_LIMIT, REFRESH_COOKIE_PATH, type RunGraphQL } from "./refresh-cookie.ts";
 import { chain, clientAddress, readBody, NodeGrafservWithBody, type ErrorHandler, type Handler, type HttpRequest, type HttpResponse } from "./http.ts";
 
 export interface App {
@@ -160,8 +160,9 @@ export async function createApp(config: Config, authUrl: string, superuserUrl?: 
     };
     const cookie = makeRefreshCookieHandlers(run, makeMaskError(config.env !== "production", availability.markDown));
     const perTenantShare = fairShare.graphql;
-    app.post(`${REFRESH_COOKIE_PATH}/refresh`, availability.gate, perTenantShare, (req, res, next) => void cookie.refresh(req, res).catch(next));
-    app.post(`${REFRESH_COOKIE_PATH}/logout`, availability.gate, perTenantShare, (req, res, next) => void cookie.logout(req, res).catch(next));
+    const body = readBody(REFRESH_BODY_LIMIT);
+    app.post(`${REFRESH_COOKIE_PATH}/refresh`, availability.gate, perTenantShare, body, (req, res, next) => void cookie.refresh(req, res).catch(next));
+    app.post(`${REFRESH_COOKIE_PATH}/logout`, availability.gate, perTenantShare, body, (req, res, next) => void cookie.logout(req, res).catch(next));
   }
   app.get("/export", availability.gate, verifyToken, fairShare.export, checkOperator, makeExportHandler(pool, config.database.contextMode, config.exports, availability.markDown));
   // GraphiQL (development) and its assets.

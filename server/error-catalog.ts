@@ -69,7 +69,7 @@ export const SERVER_ERROR_CODES: Readonly<Record<string, ServerErrorCode>> = {
   GRAPHQL_VALIDATION_FAILED: { status: "400 (200 for clients accepting only `application/json`)", meaning: "The document is not valid against the schema.", raisedBy: "`POST /graphql`" },
   METHOD_NOT_ALLOWED: { status: "405", meaning: "`/graphql` takes POST.", raisedBy: "`/graphql`" },
   UNSUPPORTED_MEDIA_TYPE: { status: "415 (406)", meaning: "The body must be JSON (or `application/graphql` for `/graphql`), not compressed.", raisedBy: "`/graphql`, `/auth/*`" },
-  TOO_LARGE: { status: "413", meaning: "The body is over 100 kB.", raisedBy: "`POST /graphql`" },
+  TOO_LARGE: { status: "413", meaning: "The body is over its limit: 100 KiB for `/graphql`, 4 KiB for `/auth/*`.", raisedBy: "`POST /graphql`, `/auth/*`" },
   BAD_REQUEST: { status: "400", meaning: "The body is not valid JSON, or not what the endpoint takes.", raisedBy: "`POST /graphql`, `/auth/*`" },
   CORS_ORIGIN_NOT_ALLOWED: { status: "403", meaning: "A browser's preflight from an origin not in `CORS_ORIGINS`.", raisedBy: "`OPTIONS` preflights (server/cors.ts)" },
   BUSY: { status: "503, `Retry-After`", meaning: "No pooled connection became free in time, or the server's rows in flight are taken: retry.", raisedBy: "any request" },

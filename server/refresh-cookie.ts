@@ -25,7 +25,8 @@ export const REFRESH_COOKIE_NAME = "mts_refresh";
 export const REFRESH_COOKIE_PATH = "/auth";
 /** A session can be refreshed for 30 days after login (app_private.sessions.expires_at). */
 const MAX_AGE_SECONDS = 30 * 24 * 3600;
-const BODY_LIMIT = 4096;
+/** The largest body /auth/refresh and /auth/logout read (server/http.ts readBody answers 413 past it). */
+export const REFRESH_BODY_LIMIT = 4096;
 
 /** Runs a GraphQL document as the anonymous role for this HTTP request (server/app.ts gives PostGraphile's). */
 export type RunGraphQL = (req: IncomingMessage, res: ServerResponse, source: string, variables: Record<string, unknown>) => Promise<ExecutionResult>;
@@ -36,7 +37,7 @@ const LOGOUT = "mutation Logout($token: String!) { logout(input: {refreshToken: 
 
 export const NO_REFRESH_TOKEN = { code: "INVALID_REFRESH_TOKEN", message: "No refresh token: send it as refreshToken, or log in again." };
 const NOT_JSON = { code: "UNSUPPORTED_MEDIA_TYPE", message: "Send a JSON body (content-type: application/json), even {}." };
-const BAD_BODY = { code: "BAD_REQUEST", message: "The request body must be a JSON object, at most 4 KiB; refreshToken, if given, a string." };
+const BAD_BODY = { code: "BAD_REQUEST", message: "The request body must be a JSON object; refreshToken, if given, a string." };
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string | string[]> = {}) {
   const text = JSON.stringify(body);
@@ -59,30 +60,14 @@ function cookieToken(req: IncomingMessage): string | undefined {
   return undefined;
 }
 
-/** Reads the small JSON body; undefined when it is not one. */
-async function readBody(req: IncomingMessage): Promise<Record<string, unknown> | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > BODY_LIMIT) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString("utf8");
-  if (text.trim() === "") return {};
-  try {
-    const body = JSON.parse(text);
-    return body && typeof body === "object" && !Array.isArray(body) ? body : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The refresh token of the request (body first, then cookie); a response already sent when there is none to read. */
-async function tokenOf(req: IncomingMessage, res: ServerResponse): Promise<string | null | undefined> {
+async function tokenOf(req: IncomingMessage & { body?: unknown }, res: ServerResponse): Promise<string | null | undefined> {
   if (!/^application\/json\b/i.test(req.headers["content-type"] ?? "")) return void sendError(res, 415, NOT_JSON);
-  const body = await readBody(req);
-  if (!body || (body.refreshToken !== undefined && typeof body.refreshToken !== "string")) return void sendError(res, 400, BAD_BODY);
+  // Read and parsed by server/http.ts's readBody (REFRESH_BODY_LIMIT), mounted before these handlers.
+  const body = req.body as Record<string, unknown> | undefined;
+  if (!body || typeof body !== "object" || Array.isArray(body) || (body.refreshToken !== undefined && typeof body.refreshToken !== "string")) {
+    return void sendError(res, 400, BAD_BODY);
+  }
   return (body.refreshToken as string | undefined) ?? cookieToken(req) ?? null;
 }
 

@@ -132,7 +132,7 @@ describe("the refresh token in a cookie (REFRESH_COOKIE=1)", () => {
     expect(await me(cookieApi, accessToken)).toMatchObject({ status: 401 });
   });
 
-  it("refuses a request without a token (401), without a JSON content type (415) and with a malformed body (400)", async () => {
+  it("refuses a request without a token (401), without a JSON content type (415), with a malformed body (400) and with a body over 4 KiB (413)", async () => {
     const none = await post("/auth/refresh");
     expect(none.status).toBe(401);
     expect((await none.json()).errors[0].extensions.code).toBe(BAD_REFRESH);
@@ -143,6 +143,9 @@ describe("the refresh token in a cookie (REFRESH_COOKIE=1)", () => {
       const bad = await fetch(`${cookieApi.url}/auth/refresh`, { method: "POST", headers: { "content-type": "application/json" }, body });
       expect(bad.status, body).toBe(400);
     }
+    const tooLarge = await fetch(`${cookieApi.url}/auth/refresh`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ refreshToken: "x".repeat(5000) }) });
+    expect(tooLarge.status).toBe(413);
+    expect((await tooLarge.json()).errors[0].extensions.code).toBe("TOO_LARGE");
     const garbage = await post("/auth/refresh", { cookie: "garbage" });
     expect(garbage.status).toBe(401);
   });

@@ -19,6 +19,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Config } from "../common/config.ts";
 import { OPERATOR_TENANT_HEADER } from "./auth.ts";
+import { sendError } from "./errors.ts";
 
 /** The request headers a page may send: what the API reads. */
 export const CORS_ALLOWED_HEADERS = ["accept", "authorization", "content-type", OPERATOR_TENANT_HEADER];
@@ -46,9 +47,7 @@ export function makeCors(cors: Config["cors"], credentials: boolean): (req: Inco
     const allowed = allowedOrigin(origin);
     if (!allowed) {
       if (!preflight) return false;
-      const body = JSON.stringify({ errors: [{ message: CORS_ORIGIN_NOT_ALLOWED.message, extensions: { code: CORS_ORIGIN_NOT_ALLOWED.code } }] });
-      res.writeHead(403, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body) });
-      res.end(body);
+      sendError(res, 403, CORS_ORIGIN_NOT_ALLOWED.code, CORS_ORIGIN_NOT_ALLOWED.message);
       return true;
     }
     res.setHeader("Access-Control-Allow-Origin", allowed);

@@ -2157,7 +2157,6 @@ declare
   v_now timestamptz := now();
   v_sessions bigint;
 begin
-  perform app_private.assert_valid_password(new_password);
   if v_tenant_id is null then
     raise exception 'This link is not valid: it is unknown, used or expired. Ask for a new one.' using errcode = 'BADTK';
   end if;
@@ -2171,6 +2170,8 @@ begin
   if v_user.id is null then
     raise exception 'This link is not valid: it is unknown, used or expired. Ask for a new one.' using errcode = 'BADTK';
   end if;
+  -- Only a valid link gets as far as the new password's rules.
+  perform app_private.assert_valid_password(new_password);
   v_hash := crypt(new_password, gen_salt('bf', 10));
   insert into app_private.user_secrets as s (tenant_id, user_id, password_hash, password_changed_at)
     values (v_tenant_id, v_user.id, v_hash, v_now)

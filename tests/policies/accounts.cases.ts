@@ -50,6 +50,7 @@ export const cases: PolicyCase[] = [
   { actor: "anonymous", does: "resets A's member's password with its token", sql: ok("app_public.reset_password($1, 'a-new-password')"), params: () => [tokens.reset], expect: { rows: 1 } },
   { actor: "admin of B", does: "resets A's member's password with its token (a bearer token)", sql: ok("app_public.reset_password($1, 'a-new-password')"), params: () => [tokens.reset], expect: { rows: 1 } },
   { actor: "anonymous", does: "resets with a garbage token", sql: "select app_public.reset_password('garbage', 'a-new-password')", expect: { error: "BADTK" } },
+  { actor: "anonymous", does: "resets with a garbage token and a too-short password: the link is refused first", sql: "select app_public.reset_password('garbage', 'x')", expect: { error: "BADTK" } },
   {
     actor: "anonymous",
     does: "resets with a well-formed token A never issued",

@@ -34,6 +34,8 @@ const PASSWORD = "correct-horse-battery";
 /** The API's codes for a used invitation and a refresh token of an ended session (generated/ERRORS.md). */
 const INVALID_INVITATION = "INVALID_INVITATION";
 const INVALID_REFRESH_TOKEN = "INVALID_REFRESH_TOKEN";
+/** A wrong password at login. */
+const INVALID_CREDENTIALS = "INVALID_CREDENTIALS";
 
 const children: ChildProcess[] = [];
 const temporary: string[] = [];
@@ -176,6 +178,17 @@ const memberA = `member@${slugA}.test`;
 const adminB = `admin@${slugB}.test`;
 const slugC = `e2e-c-${randomBytes(3).toString("hex")}`;
 const adminC = `admin@${slugC}.test`;
+const slugD = `e2e-d-${randomBytes(3).toString("hex")}`;
+const adminD = `admin@${slugD}.test`;
+const slugE = `e2e-e-${randomBytes(3).toString("hex")}`;
+const adminE = `admin@${slugE}.test`;
+
+/** The first email to `to` whose link opens `path` of the app (the API's worker sends it after the request). */
+async function emailedLink(to: string, path: string): Promise<string> {
+  const matches = () => smtp.to(to).filter((m) => m.link?.startsWith(`${webUrl}/${path}?token=`));
+  await smtp.waitFor(() => matches().length > 0);
+  return matches()[0].link!;
+}
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (or set CHROMIUM_PATH)`);
@@ -349,7 +362,7 @@ describe("the example app in Chromium", () => {
 
     await page.reload();
     // (sorted here: the order of names depends on the database's collation)
-    await expect.poll(async () => (await page.getByTestId("member").allTextContents()).sort()).toEqual([`Bob <${memberA}> Member`, `admin <${adminA}> Admin`]);
+    await expect.poll(async () => (await page.getByTestId("member").allTextContents()).sort()).toEqual([`Bob <${memberA}> Member verified`, `admin <${adminA}> Admin not verified`]);
   });
 
   it("shows another tenant none of the first tenant's data", async () => {
@@ -366,7 +379,7 @@ describe("the example app in Chromium", () => {
     expect(await other.getByTestId("new-task-form").locator('select[name="projectId"] option').allTextContents()).toEqual(["B project"]);
     await screenshot(other, "06-other-tenant");
     await other.getByRole("link", { name: "Members" }).click();
-    await expect.poll(() => other.getByTestId("member").allTextContents()).toEqual([`admin <${adminB}> Admin`]);
+    await expect.poll(() => other.getByTestId("member").allTextContents()).toEqual([`admin <${adminB}> Admin not verified`]);
     await noErrorShown(other);
     await carol.close();
 
@@ -438,6 +451,105 @@ describe("the example app in Chromium", () => {
     });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { errors: { extensions: { code: string } }[] }).errors[0].extensions.code).toBe("UNTRUSTED_DOCUMENT");
+  });
+});
+
+describe("the example app in Chromium: password recovery and email verification by the emailed links", () => {
+  const NEW_PASSWORD = "a-brand-new-passphrase";
+
+  it("resets a forgotten password with the emailed link; the old password stops working", async () => {
+    const context = await newContext();
+    const page = await openApp(context, "#/signup");
+    await signUp(page, slugE, "Tenant E", adminE);
+    await page.getByTestId("logout").click();
+    await page.getByTestId("login-screen").waitFor();
+
+    await page.getByTestId("forgot-link").click();
+    await page.getByTestId("forgot-screen").waitFor();
+    await screenshot(page, "09-forgot-password");
+    await fill(page, "forgot-form", { slug: slugE, email: adminE });
+    await page.getByTestId("forgot-sent").waitFor();
+    expect(await page.getByTestId("forgot-sent").textContent()).toMatch(/^If an account exists for /);
+    expect(await page.getByTestId("forgot-form").isHidden()).toBe(true);
+    await screenshot(page, "10-forgot-password-sent");
+    await noErrorShown(page);
+    // An address without an account gets the same answer.
+    await page.reload();
+    await fill(page, "forgot-form", { slug: slugE, email: `nobody@${slugE}.test` });
+    await page.getByTestId("forgot-sent").waitFor();
+    expect(await page.getByTestId("forgot-sent").textContent()).toMatch(/^If an account exists for nobody@/);
+    await noErrorShown(page);
+
+    // The email (the API's worker, a real SMTP server) links to the app's reset screen.
+    const link = await emailedLink(adminE, "reset-password");
+    const reset = await context.newPage();
+    await reset.goto(link);
+    await reset.getByTestId("reset-screen").waitFor();
+    // The token left the address bar: neither the query nor the hash holds it.
+    expect(new URL(reset.url()).search).toBe("");
+    expect(new URL(reset.url()).hash).toBe("#/reset");
+    await screenshot(reset, "11-reset-password");
+    await fill(reset, "reset-form", { password: NEW_PASSWORD });
+    await reset.getByTestId("login-screen").waitFor();
+    expect(await reset.getByTestId("notice").textContent()).toMatch(/^Your password was changed/);
+    await screenshot(reset, "12-login-after-reset");
+    await noErrorShown(reset);
+
+    // The old password fails, the new one works.
+    await fill(reset, "login-form", { slug: slugE, email: adminE, password: PASSWORD });
+    await expect.poll(() => reset.getByTestId("error").textContent()).toMatch(new RegExp(`^${INVALID_CREDENTIALS}: `));
+    await fill(reset, "login-form", { slug: slugE, email: adminE, password: NEW_PASSWORD });
+    await reset.getByTestId("tasks-screen").waitFor();
+    await expect.poll(() => reset.getByTestId("who").textContent()).toBe(`${adminE} · Tenant E`);
+    await noErrorShown(reset);
+    await reset.getByTestId("logout").click();
+    await reset.getByTestId("login-screen").waitFor();
+
+    // The link works once: a second use says so, and leads back to "forgot password".
+    await reset.goto(link);
+    await reset.getByTestId("reset-screen").waitFor();
+    await fill(reset, "reset-form", { password: "yet-another-password" });
+    await reset.getByTestId("reset-invalid").waitFor();
+    expect(await reset.getByTestId("reset-form").isHidden()).toBe(true);
+    await screenshot(reset, "13-reset-link-used");
+    await noErrorShown(reset);
+    await reset.getByTestId("reset-invalid").getByRole("link").click();
+    await reset.getByTestId("forgot-screen").waitFor();
+    await context.close();
+  });
+
+  it("sends a verification email; its link verifies the address, and the members screen shows it", async () => {
+    const context = await newContext();
+    const page = await openApp(context, "#/signup");
+    await signUp(page, slugD, "Tenant D", adminD);
+    await page.getByRole("link", { name: "Members" }).click();
+    await page.getByTestId("members-screen").waitFor();
+    await expect.poll(() => page.getByTestId("member").allTextContents()).toEqual([`admin <${adminD}> Admin not verified`]);
+    await page.getByTestId("send-verification").click();
+    await expect.poll(() => page.getByTestId("verification-outcome").textContent()).toBe(`We sent a link to ${adminD}; it works once, for 24 hours.`);
+    await screenshot(page, "14-members-not-verified");
+    await noErrorShown(page);
+
+    const link = await emailedLink(adminD, "verify-email");
+    const verify = await context.newPage();
+    await verify.goto(link);
+    await verify.getByTestId("verify-screen").waitFor();
+    await expect.poll(() => verify.getByTestId("verify-outcome").getAttribute("data-result")).toBe("verified");
+    expect(new URL(verify.url()).search).toBe("");
+    expect(new URL(verify.url()).hash).toBe("#/verify");
+    await screenshot(verify, "15-verify-email");
+    await noErrorShown(verify);
+
+    await page.reload();
+    await expect.poll(() => page.getByTestId("member").allTextContents()).toEqual([`admin <${adminD}> Admin verified`]);
+    expect(await page.getByTestId("verification").isHidden()).toBe(true);
+    await screenshot(page, "16-members-verified");
+
+    // The link works once.
+    await verify.goto(link);
+    await expect.poll(() => verify.getByTestId("verify-outcome").getAttribute("data-result")).toBe("invalid");
+    await noErrorShown(verify);
+    await context.close();
   });
 });
 

@@ -44,14 +44,44 @@ export const Logout = graphql(`
   }
 `);
 
+// --- Account recovery and email verification --------------------------------
+// The API's emails link to PUBLIC_URL/reset-password?token=… and
+// PUBLIC_URL/verify-email?token=… (src/main.ts routes them).
+
+export const ForgotPassword = graphql(`
+  mutation ForgotPassword($tenantSlug: String!, $email: String!) {
+    forgotPassword(input: { tenantSlug: $tenantSlug, email: $email }) { result }
+  }
+`);
+
+export const ResetPassword = graphql(`
+  mutation ResetPassword($token: String!, $newPassword: String!) {
+    resetPassword(input: { token: $token, newPassword: $newPassword }) { result }
+  }
+`);
+
+/** Works logged in or not; sent without a token (the token in the link is the proof). */
+export const VerifyEmail = graphql(`
+  mutation VerifyEmail($token: String!) {
+    verifyEmail(input: { token: $token }) { result }
+  }
+`);
+
+/** Needs the signed-in user. */
+export const SendVerificationEmail = graphql(`
+  mutation SendVerificationEmail {
+    sendVerificationEmail(input: {}) { result }
+  }
+`);
+
 /** Operations sent without the Authorization header. */
-export const ANONYMOUS_OPERATIONS = new Set(["CreateTenant", "Login", "AcceptInvitation", "Refresh", "Logout"]);
+export const ANONYMOUS_OPERATIONS = new Set(["CreateTenant", "Login", "AcceptInvitation", "Refresh", "Logout", "ForgotPassword", "ResetPassword", "VerifyEmail"]);
 
 // --- The signed-in user ---------------------------------------------------
 
 export const Me = graphql(`
   query Me {
-    currentUser { rowId name email role }
+    currentUser { rowId name email role emailVerifiedAt }
     currentTenant { name slug }
   }
 `);
@@ -98,7 +128,7 @@ export const UpdateTask = graphql(`
 
 export const Members = graphql(`
   query Members {
-    users(orderBy: [NAME_ASC]) { nodes { rowId name email role } }
+    users(orderBy: [NAME_ASC]) { nodes { rowId name email role emailVerifiedAt } }
   }
 `);
 

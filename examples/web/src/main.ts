@@ -5,7 +5,9 @@ import { Logout, Me } from "./documents.ts";
 import { logoutWithCookie } from "./refresh-cookie.ts";
 import * as session from "./session.ts";
 import { acceptInvitation, logIn, signUp } from "./screens/auth.ts";
+import * as linkToken from "./link-token.ts";
 import { members } from "./screens/members.ts";
+import { forgotPassword, resetPassword, verifyEmail } from "./screens/recovery.ts";
 import { tasks } from "./screens/tasks.ts";
 import { h, showError } from "./ui.ts";
 
@@ -13,7 +15,12 @@ const PUBLIC: Record<string, (params: URLSearchParams) => HTMLElement> = {
   "/signup": signUp,
   "/login": logIn,
   "/accept": acceptInvitation,
+  "/forgot": forgotPassword,
+  "/reset": resetPassword,
+  "/verify": verifyEmail,
 };
+/** Public screens that a signed-in user may open too (the links of emails). */
+const ANY_SESSION = new Set(["/accept", "/reset", "/verify"]);
 const SIGNED_IN: Record<string, () => HTMLElement> = { "/tasks": tasks, "/members": members };
 
 const root = document.querySelector<HTMLElement>("#app")!;
@@ -24,6 +31,16 @@ const root = document.querySelector<HTMLElement>("#app")!;
 if (location.pathname === `${import.meta.env.BASE_URL}accept-invitation`) {
   const token = new URLSearchParams(location.search).get("token") ?? "";
   history.replaceState(null, "", `${import.meta.env.BASE_URL}#/accept?token=${encodeURIComponent(token)}`);
+}
+// The password-reset and verification emails link to
+// PUBLIC_URL/reset-password?token=… and PUBLIC_URL/verify-email?token=…:
+// their token goes to the tab's sessionStorage (src/link-token.ts) and
+// leaves the address bar and the history entirely.
+const EMAIL_LINKS: Record<string, string> = { "reset-password": "/reset", "verify-email": "/verify" };
+const emailLink = EMAIL_LINKS[location.pathname.slice(import.meta.env.BASE_URL.length)];
+if (emailLink) {
+  linkToken.keep(emailLink, new URLSearchParams(location.search).get("token") ?? "");
+  history.replaceState(null, "", `${import.meta.env.BASE_URL}#${emailLink}`);
 }
 
 async function logOut() {
@@ -56,7 +73,7 @@ function render() {
   showError(undefined);
   if (path in SIGNED_IN && signedIn) {
     root.replaceChildren(header(), SIGNED_IN[path]());
-  } else if (path in PUBLIC && !(signedIn && path !== "/accept")) {
+  } else if (path in PUBLIC && !(signedIn && !ANY_SESSION.has(path))) {
     root.replaceChildren(PUBLIC[path](new URLSearchParams(query)));
   } else {
     const target = signedIn ? "#/tasks" : "#/login";

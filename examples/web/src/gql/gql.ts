@@ -19,13 +19,17 @@ type Documents = {
     "\n  mutation AcceptInvitation($token: String!, $name: String!, $password: String!) {\n    acceptInvitation(input: { token: $token, name: $name, password: $password }) {\n      result { accessToken refreshToken }\n    }\n  }\n": typeof types.AcceptInvitationDocument,
     "\n  mutation Refresh($refreshToken: String!) {\n    refresh(input: { refreshToken: $refreshToken }) {\n      result { accessToken refreshToken }\n    }\n  }\n": typeof types.RefreshDocument,
     "\n  mutation Logout($refreshToken: String!) {\n    logout(input: { refreshToken: $refreshToken }) { result }\n  }\n": typeof types.LogoutDocument,
-    "\n  query Me {\n    currentUser { rowId name email role }\n    currentTenant { name slug }\n  }\n": typeof types.MeDocument,
+    "\n  mutation ForgotPassword($tenantSlug: String!, $email: String!) {\n    forgotPassword(input: { tenantSlug: $tenantSlug, email: $email }) { result }\n  }\n": typeof types.ForgotPasswordDocument,
+    "\n  mutation ResetPassword($token: String!, $newPassword: String!) {\n    resetPassword(input: { token: $token, newPassword: $newPassword }) { result }\n  }\n": typeof types.ResetPasswordDocument,
+    "\n  mutation VerifyEmail($token: String!) {\n    verifyEmail(input: { token: $token }) { result }\n  }\n": typeof types.VerifyEmailDocument,
+    "\n  mutation SendVerificationEmail {\n    sendVerificationEmail(input: {}) { result }\n  }\n": typeof types.SendVerificationEmailDocument,
+    "\n  query Me {\n    currentUser { rowId name email role emailVerifiedAt }\n    currentTenant { name slug }\n  }\n": typeof types.MeDocument,
     "\n  query Tasks($first: Int, $after: Cursor, $last: Int, $before: Cursor) {\n    tasks(first: $first, after: $after, last: $last, before: $before, orderBy: [CREATED_AT_DESC, PRIMARY_KEY_DESC]) {\n      totalCount\n      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n      nodes { id title status project { name } }\n    }\n  }\n": typeof types.TasksDocument,
     "\n  query Projects {\n    projects(orderBy: [NAME_ASC]) { nodes { rowId name } }\n  }\n": typeof types.ProjectsDocument,
     "\n  mutation CreateProject($name: String!) {\n    createProject(input: { project: { name: $name } }) { project { rowId name } }\n  }\n": typeof types.CreateProjectDocument,
     "\n  mutation CreateTask($projectId: UUID!, $title: String!, $status: TaskStatus) {\n    createTask(input: { task: { projectId: $projectId, title: $title, status: $status } }) {\n      task { id title status }\n    }\n  }\n": typeof types.CreateTaskDocument,
     "\n  mutation UpdateTask($id: ID!, $patch: TaskPatch!) {\n    updateTask(input: { id: $id, patch: $patch }) { task { id title status } }\n  }\n": typeof types.UpdateTaskDocument,
-    "\n  query Members {\n    users(orderBy: [NAME_ASC]) { nodes { rowId name email role } }\n  }\n": typeof types.MembersDocument,
+    "\n  query Members {\n    users(orderBy: [NAME_ASC]) { nodes { rowId name email role emailVerifiedAt } }\n  }\n": typeof types.MembersDocument,
     "\n  mutation InviteUser($email: String!, $role: UserRole!) {\n    inviteUser(input: { email: $email, role: $role }) { result { token expiresAt } }\n  }\n": typeof types.InviteUserDocument,
 };
 const documents: Documents = {
@@ -34,13 +38,17 @@ const documents: Documents = {
     "\n  mutation AcceptInvitation($token: String!, $name: String!, $password: String!) {\n    acceptInvitation(input: { token: $token, name: $name, password: $password }) {\n      result { accessToken refreshToken }\n    }\n  }\n": types.AcceptInvitationDocument,
     "\n  mutation Refresh($refreshToken: String!) {\n    refresh(input: { refreshToken: $refreshToken }) {\n      result { accessToken refreshToken }\n    }\n  }\n": types.RefreshDocument,
     "\n  mutation Logout($refreshToken: String!) {\n    logout(input: { refreshToken: $refreshToken }) { result }\n  }\n": types.LogoutDocument,
-    "\n  query Me {\n    currentUser { rowId name email role }\n    currentTenant { name slug }\n  }\n": types.MeDocument,
+    "\n  mutation ForgotPassword($tenantSlug: String!, $email: String!) {\n    forgotPassword(input: { tenantSlug: $tenantSlug, email: $email }) { result }\n  }\n": types.ForgotPasswordDocument,
+    "\n  mutation ResetPassword($token: String!, $newPassword: String!) {\n    resetPassword(input: { token: $token, newPassword: $newPassword }) { result }\n  }\n": types.ResetPasswordDocument,
+    "\n  mutation VerifyEmail($token: String!) {\n    verifyEmail(input: { token: $token }) { result }\n  }\n": types.VerifyEmailDocument,
+    "\n  mutation SendVerificationEmail {\n    sendVerificationEmail(input: {}) { result }\n  }\n": types.SendVerificationEmailDocument,
+    "\n  query Me {\n    currentUser { rowId name email role emailVerifiedAt }\n    currentTenant { name slug }\n  }\n": types.MeDocument,
     "\n  query Tasks($first: Int, $after: Cursor, $last: Int, $before: Cursor) {\n    tasks(first: $first, after: $after, last: $last, before: $before, orderBy: [CREATED_AT_DESC, PRIMARY_KEY_DESC]) {\n      totalCount\n      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }\n      nodes { id title status project { name } }\n    }\n  }\n": types.TasksDocument,
     "\n  query Projects {\n    projects(orderBy: [NAME_ASC]) { nodes { rowId name } }\n  }\n": types.ProjectsDocument,
     "\n  mutation CreateProject($name: String!) {\n    createProject(input: { project: { name: $name } }) { project { rowId name } }\n  }\n": types.CreateProjectDocument,
     "\n  mutation CreateTask($projectId: UUID!, $title: String!, $status: TaskStatus) {\n    createTask(input: { task: { projectId: $projectId, title: $title, status: $status } }) {\n      task { id title status }\n    }\n  }\n": types.CreateTaskDocument,
     "\n  mutation UpdateTask($id: ID!, $patch: TaskPatch!) {\n    updateTask(input: { id: $id, patch: $patch }) { task { id title status } }\n  }\n": types.UpdateTaskDocument,
-    "\n  query Members {\n    users(orderBy: [NAME_ASC]) { nodes { rowId name email role } }\n  }\n": types.MembersDocument,
+    "\n  query Members {\n    users(orderBy: [NAME_ASC]) { nodes { rowId name email role emailVerifiedAt } }\n  }\n": types.MembersDocument,
     "\n  mutation InviteUser($email: String!, $role: UserRole!) {\n    inviteUser(input: { email: $email, role: $role }) { result { token expiresAt } }\n  }\n": types.InviteUserDocument,
 };
 
@@ -81,7 +89,23 @@ export function graphql(source: "\n  mutation Logout($refreshToken: String!) {\n
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  query Me {\n    currentUser { rowId name email role }\n    currentTenant { name slug }\n  }\n"): (typeof documents)["\n  query Me {\n    currentUser { rowId name email role }\n    currentTenant { name slug }\n  }\n"];
+export function graphql(source: "\n  mutation ForgotPassword($tenantSlug: String!, $email: String!) {\n    forgotPassword(input: { tenantSlug: $tenantSlug, email: $email }) { result }\n  }\n"): (typeof documents)["\n  mutation ForgotPassword($tenantSlug: String!, $email: String!) {\n    forgotPassword(input: { tenantSlug: $tenantSlug, email: $email }) { result }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation ResetPassword($token: String!, $newPassword: String!) {\n    resetPassword(input: { token: $token, newPassword: $newPassword }) { result }\n  }\n"): (typeof documents)["\n  mutation ResetPassword($token: String!, $newPassword: String!) {\n    resetPassword(input: { token: $token, newPassword: $newPassword }) { result }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation VerifyEmail($token: String!) {\n    verifyEmail(input: { token: $token }) { result }\n  }\n"): (typeof documents)["\n  mutation VerifyEmail($token: String!) {\n    verifyEmail(input: { token: $token }) { result }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation SendVerificationEmail {\n    sendVerificationEmail(input: {}) { result }\n  }\n"): (typeof documents)["\n  mutation SendVerificationEmail {\n    sendVerificationEmail(input: {}) { result }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Me {\n    currentUser { rowId name email role emailVerifiedAt }\n    currentTenant { name slug }\n  }\n"): (typeof documents)["\n  query Me {\n    currentUser { rowId name email role emailVerifiedAt }\n    currentTenant { name slug }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -105,7 +129,7 @@ export function graphql(source: "\n  mutation UpdateTask($id: ID!, $patch: TaskP
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  query Members {\n    users(orderBy: [NAME_ASC]) { nodes { rowId name email role } }\n  }\n"): (typeof documents)["\n  query Members {\n    users(orderBy: [NAME_ASC]) { nodes { rowId name email role } }\n  }\n"];
+export function graphql(source: "\n  query Members {\n    users(orderBy: [NAME_ASC]) { nodes { rowId name email role emailVerifiedAt } }\n  }\n"): (typeof documents)["\n  query Members {\n    users(orderBy: [NAME_ASC]) { nodes { rowId name email role emailVerifiedAt } }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

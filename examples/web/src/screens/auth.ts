@@ -1,5 +1,6 @@
 // Signing up a tenant, logging in, accepting an invitation: each returns the
-// session's first tokens, stored by session.save().
+// session's first tokens, stored by session.save(). (Password recovery and
+// email verification: recovery.ts.)
 import { client } from "../client.ts";
 import { AcceptInvitation, CreateTenant, Login } from "../documents.ts";
 import { refreshWithCookie } from "../refresh-cookie.ts";
@@ -47,11 +48,18 @@ export function signUp(): HTMLElement {
   );
 }
 
-export function logIn(): HTMLElement {
+/** Messages the login screen shows when another screen sends the user there (`#/login?notice=…`). */
+const NOTICES: Record<string, string> = {
+  "password-reset": "Your password was changed, and every session of your account ended. Log in with the new password.",
+};
+
+export function logIn(params: URLSearchParams): HTMLElement {
+  const notice = NOTICES[params.get("notice") ?? ""];
   return h(
     "section",
     { "data-testid": "login-screen" },
     h("h1", {}, "Log in"),
+    notice && h("p", { class: "notice", "data-testid": "notice" }, notice),
     form(
       "login-form",
       async (v) => {
@@ -63,6 +71,7 @@ export function logIn(): HTMLElement {
       field("Password", "password", { type: "password" }),
       h("button", { type: "submit" }, "Log in"),
     ),
+    h("p", {}, h("a", { href: "#/forgot", "data-testid": "forgot-link" }, "Forgot password?")),
     h("p", {}, "New here? ", h("a", { href: "#/signup" }, "Create an organisation")),
   );
 }

@@ -3,6 +3,7 @@
 // of worker/tasks.ts. `npm start` runs it in its own process (WORKER=inline);
 // `npm run worker` (bin/worker.ts) runs it alone.
 import { Logger, makeWorkerUtils, run, type Runner } from "graphile-worker";
+import pg from "pg";
 import type { Config } from "../common/config.ts";
 import { makeMailer } from "./mailer.ts";
 import { CRONTAB, makeTaskList } from "./tasks.ts";
@@ -32,10 +33,16 @@ export async function startWorker(
       await utils.release();
     }
   };
+  // Our own pool, so that every connection has an error listener from the
+  // moment it exists: a connection the database ends while it sits idle (a
+  // restart, 57P01) is logged, and graphile-worker reconnects, instead of an
+  // uncaught error ending the process (seen in tests/worker-restart.test.ts).
+  const pgPool = new pg.Pool({ connectionString: ownerUrl, max: config.worker.concurrency + 2 });
+  pgPool.on("error", (error) => log(`[worker] idle connection: ${error.message}`));
+  pgPool.on("connect", (client) => client.on("error", (error) => log(`[worker] connection: ${error.message}`)));
   const runner = await run({
-    connectionString: ownerUrl,
+    pgPool,
     concurrency: config.worker.concurrency,
-    maxPoolSize: config.worker.concurrency + 2,
     noHandleSignals: true,
     pollInterval,
     logger: quietLogger(log),
@@ -47,6 +54,7 @@ export async function startWorker(
     async stop() {
       await runner.stop();
       mailer.close();
+      await pgPool.end();
     },
   };
 }
